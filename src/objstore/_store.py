@@ -1,0 +1,357 @@
+"""The user-facing ``Store``: one contract over any backend.
+
+The store does the shared work once, so backends stay small: it validates keys
+and arguments before any I/O, refuses calls after ``close``, guesses content
+types, maps stray exceptions to the error tree, and provides every convenience
+(``exists``, ``get_stream``, ``open``, and fallbacks for ``copy`` and
+``delete_many`` where the backend has no native call).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from . import _checks
+from ._keys import check_delimiter, check_key, check_prefix, prefix_can_match
+from ._models import Capabilities, CommonPrefix, ObjectInfo
+from ._payload import Payload, ProgressCallback, make_payload
+from ._reader import ChunkIterator, ObjectReader, RangeCursor
+from .backend import Backend, WriteMode
+from .errors import (
+    NotFoundError,
+    ObjstoreError,
+    PermissionDeniedError,
+    StoreClosedError,
+    UnavailableError,
+    UnsupportedOperationError,
+)
+
+_BUILTIN_ERRORS: tuple[tuple[type[Exception], type[ObjstoreError], str], ...] = (
+    (FileNotFoundError, NotFoundError, "not found"),
+    (PermissionError, PermissionDeniedError, "permission denied"),
+    (ConnectionError, UnavailableError, "backend unavailable"),
+    (TimeoutError, UnavailableError, "backend timed out"),
+)
+
+
+class StoreBase:
+    """Everything ``Store`` and ``AsyncStore`` share: state, checks and error mapping."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self._name = backend.name
+        self._closed = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend supports natively."""
+        return self._backend.capabilities
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` has been called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__name__} {self._backend!r}{state}>"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"this {self._name} store is closed", backend=self._name)
+
+    def _prepare_put(
+        self,
+        key: str,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        if_match: str | None,
+        if_none_match: str | None,
+    ) -> tuple[str, str, dict[str, str], WriteMode]:
+        self._check_open()
+        key = check_key(key)
+        content_type = _checks.check_content_type(content_type)
+        meta = _checks.check_metadata(metadata)
+        mode = _checks.check_mode(if_match, if_none_match)
+        if mode.conditional:
+            self._require_conditional(key)
+        return key, content_type or _checks.guess_content_type(key), meta, mode
+
+    def _prepare_copy(self, src_key: str, dst_key: str, if_none_match: str | None) -> WriteMode:
+        self._check_open()
+        check_key(src_key)
+        check_key(dst_key)
+        mode = _checks.check_mode(None, if_none_match)
+        if mode.conditional:
+            self._require_conditional(dst_key)
+        return mode
+
+    def _prepare_list(self, prefix: str, delimiter: str | None, start_after: str | None) -> bool:
+        """Check listing arguments; tell whether any key can match at all."""
+        self._check_open()
+        check_prefix(prefix)
+        check_delimiter(delimiter)
+        if start_after is not None:
+            check_prefix(start_after, "start_after")
+        return prefix_can_match(prefix)
+
+    def _prepare_keys(self, keys: Iterable[str]) -> builtins.list[str]:
+        self._check_open()
+        if isinstance(keys, str | bytes):
+            raise TypeError("delete_many() takes an iterable of keys, not a single key")
+        return [check_key(key) for key in keys]
+
+    def _require_conditional(self, key: str) -> None:
+        if not self._backend.capabilities.conditional_put:
+            raise UnsupportedOperationError(
+                f"the {self._name} backend cannot do conditional writes (if_match / "
+                "if_none_match) race-free, so it refuses them rather than ignore them",
+                key=key,
+                backend=self._name,
+            )
+
+    def _fail(self, exc: Exception, key: str | None, payload: Payload | None = None) -> NoReturn:
+        """Re-raise ``exc`` in the error tree, with key and backend filled in."""
+        if payload is not None and payload.failure is not None:
+            raise payload.failure  # the caller's own data source failed: theirs, unchanged
+        if isinstance(exc, ObjstoreError):
+            if exc.backend is None:
+                exc.backend = self._name
+            if exc.key is None:
+                exc.key = key
+            raise exc
+        for builtin, mapped, what in _BUILTIN_ERRORS:
+            if isinstance(exc, builtin):
+                where = f" for {key!r}" if key is not None else ""
+                raise mapped(f"{self._name}: {what}{where}", key=key, backend=self._name) from exc
+        raise exc
+
+
+class Store(StoreBase):
+    """A synchronous object store over one backend.
+
+    Open one with :func:`objstore.open`; it is a context manager and is safe to
+    share between threads.
+    """
+
+    def put(
+        self,
+        key: str,
+        data: bytes | bytearray | memoryview | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Store ``data`` under ``key`` atomically and describe the new object.
+
+        Args:
+            key: The object's key (SPEC §3).
+            data: ``bytes``-like, a binary file object (anything with ``read(n)``)
+                or an iterable of bytes-like chunks; streams are read in bounded memory.
+            content_type: The media type; guessed from the key's extension when None.
+            metadata: User metadata: lowercase ``[a-z0-9-]`` names, ``str`` values,
+                2 KiB in all.
+            if_match: Write only if the current etag equals this.
+            if_none_match: ``"*"``: write only if the key is absent.
+            progress: Called with ``(bytes_done, total_or_None)`` as data moves.
+
+        Raises:
+            InvalidKeyError: the key is not portable.
+            PreconditionFailedError: a condition did not hold; nothing changed.
+            KeyConflictError: the backend cannot hold the key beside an existing one.
+            UnsupportedOperationError: a condition was given to a backend without
+                race-free conditional writes.
+        """
+        key, ctype, meta, mode = self._prepare_put(
+            key, content_type, metadata, if_match, if_none_match
+        )
+        payload = make_payload(data, progress)
+        try:
+            return self._backend.put(key, payload, content_type=ctype, metadata=meta, mode=mode)
+        except Exception as exc:
+            self._fail(exc, key, payload)
+
+    def get(self, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
+        """Return the object's bytes, or the range ``[offset, offset + length)``.
+
+        Raises:
+            NotFoundError: the key does not exist.
+        """
+        return self._cursor(key, offset, length).read_all()
+
+    def get_stream(
+        self, key: str, *, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20
+    ) -> ChunkIterator:
+        """Iterate over the object's bytes in chunks of at most ``chunk_size``.
+
+        The object is opened at once (so ``NotFoundError`` is raised here, not at
+        the first chunk); the iterator releases its file or connection when
+        exhausted or closed, and has ``.info``.
+
+        Raises:
+            NotFoundError: the key does not exist.
+        """
+        chunk_size = _checks.check_chunk_size(chunk_size)
+        return ChunkIterator(self._cursor(key, offset, length), chunk_size)
+
+    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> ObjectReader:
+        """Open the object (or a range of it) as a read-only, seekable binary file with ``.info``.
+
+        Raises:
+            NotFoundError: the key does not exist.
+        """
+        return ObjectReader(self._cursor(key, offset, length))
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Describe the object, content type and metadata included.
+
+        Raises:
+            NotFoundError: the key does not exist.
+        """
+        self._check_open()
+        key = check_key(key)
+        try:
+            return self._backend.stat(key)
+        except Exception as exc:
+            self._fail(exc, key)
+
+    def exists(self, key: str) -> bool:
+        """Tell whether an object has this key."""
+        try:
+            self.stat(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is not an error."""
+        self._check_open()
+        key = check_key(key)
+        try:
+            self._backend.delete(key)
+        except Exception as exc:
+            self._fail(exc, key)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove several objects, with the backend's batch call where it has one.
+
+        Every key is checked before anything is deleted; missing keys are fine.
+        """
+        checked = self._prepare_keys(keys)
+        try:
+            if self._backend.capabilities.batch_delete:
+                if checked:
+                    self._backend.delete_many(checked)
+                return
+            for key in checked:
+                self._backend.delete(key)
+        except Exception as exc:
+            self._fail(exc, None)
+
+    def list(
+        self, prefix: str = "", *, delimiter: str | None = None, start_after: str | None = None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        """Yield objects whose key starts with ``prefix``, in ascending key order.
+
+        Recursive unless ``delimiter`` is given, in which case keys that contain
+        it after the prefix are collapsed into :class:`CommonPrefix` values.
+        ``start_after`` skips every key up to and including it. Pagination is
+        internal; memory stays bounded.
+        """
+        if not self._prepare_list(prefix, delimiter, start_after):
+            return iter(())
+        return self._list(prefix, delimiter, start_after)
+
+    def _list(
+        self, prefix: str, delimiter: str | None, start_after: str | None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        try:
+            yield from self._backend.list(prefix, delimiter=delimiter, start_after=start_after)
+        except Exception as exc:
+            self._fail(exc, None)
+
+    def copy(self, src_key: str, dst_key: str, *, if_none_match: str | None = None) -> ObjectInfo:
+        """Copy an object with its content type and metadata; server-side where possible.
+
+        Raises:
+            NotFoundError: the source does not exist.
+            PreconditionFailedError: ``if_none_match="*"`` and the target exists.
+        """
+        mode = self._prepare_copy(src_key, dst_key, if_none_match)
+        if self._backend.capabilities.server_side_copy:
+            try:
+                return self._backend.copy(src_key, dst_key, mode=mode)
+            except Exception as exc:
+                self._fail(exc, src_key)
+        cursor = self._cursor(src_key, 0, None)
+        source = cursor.info
+        payload = Payload(_cursor_chunks(cursor), source.size)
+        try:
+            return self._backend.put(
+                dst_key,
+                payload,
+                content_type=source.content_type or _checks.guess_content_type(dst_key),
+                metadata=dict(source.metadata or {}),
+                mode=mode,
+            )
+        except Exception as exc:
+            self._fail(exc, dst_key)
+        finally:
+            cursor.close()
+
+    def presign(
+        self,
+        key: str,
+        *,
+        method: str = "GET",
+        expires: int | timedelta = 3600,
+        content_type: str | None = None,
+    ) -> str:
+        """Return a URL that lets a plain HTTP client ``GET`` or ``PUT`` the object.
+
+        Raises:
+            UnsupportedOperationError: the store cannot presign; the message says
+                what configuration is missing.
+        """
+        self._check_open()
+        key = check_key(key)
+        verb, seconds = _checks.check_presign(method, expires, content_type)
+        try:
+            return self._backend.presign(
+                key, method=verb, expires=seconds, content_type=content_type
+            )
+        except Exception as exc:
+            self._fail(exc, key)
+
+    def close(self) -> None:
+        """Release the backend's resources; later calls raise ``StoreClosedError``."""
+        if not self._closed:
+            self._closed = True
+            self._backend.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _cursor(self, key: str, offset: int, length: int | None) -> RangeCursor:
+        self._check_open()
+        key = check_key(key)
+        offset, length = _checks.check_range(offset, length)
+        try:
+            stream = self._backend.get(key, offset=offset, length=length)
+        except Exception as exc:
+            self._fail(exc, key)
+        return RangeCursor(self._backend, key, stream, offset, length, self._fail)
+
+
+def _cursor_chunks(cursor: RangeCursor, size: int = 1 << 20) -> Iterator[bytes]:
+    while chunk := cursor.read(size):
+        yield chunk

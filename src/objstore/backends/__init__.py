@@ -1,0 +1,1 @@
+"""The built-in backends: ``memory``, ``file`` (and ``s3`` with the ``s3`` extra)."""
