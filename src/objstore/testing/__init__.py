@@ -1,0 +1,87 @@
+"""The objstore conformance kit: prove that a store keeps the contract.
+
+Subclass :class:`ConformanceSuite` in a test module and override the ``store``
+fixture so that it yields a fresh, empty store::
+
+    import pytest
+    import objstore
+    from objstore.testing import ConformanceSuite
+
+    class TestMyBackend(ConformanceSuite):
+        @pytest.fixture
+        def store(self, tmp_path):
+            with objstore.Store(MyBackend(tmp_path)) as store:
+                yield store
+
+The tests use only the public ``Store`` API, so they also check layers,
+wrappers and duck-typed stores. Where a store declares a capability absent
+(``store.capabilities``), the tests that need it check that the operation
+raises ``UnsupportedOperationError`` and skip the rest.
+
+:class:`StoreStateMachine` is a Hypothesis state machine that drives any store
+with random operations and compares each answer with a model; the suite runs
+it too. The kit needs the ``test`` extra (pytest and Hypothesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from .._store import Store
+from ._helpers import INVALID_KEYS, WEIRD_KEYS
+from ._listing import ListTests
+from ._machine import StoreStateMachine, expected_listing
+from ._objects import DeleteTests, ErrorTests, KeyTests, MetadataTests, PutTests, ReadTests
+from ._writes import ConcurrencyTests, ConditionalTests, ConflictTests, CopyTests, LifecycleTests
+
+__all__ = [
+    "INVALID_KEYS",
+    "WEIRD_KEYS",
+    "ConformanceSuite",
+    "StoreStateMachine",
+    "expected_listing",
+]
+
+
+class ConformanceSuite(
+    KeyTests,
+    PutTests,
+    MetadataTests,
+    ReadTests,
+    DeleteTests,
+    ListTests,
+    ConditionalTests,
+    CopyTests,
+    ConcurrencyTests,
+    ConflictTests,
+    ErrorTests,
+    LifecycleTests,
+):
+    """The behaviour tests every store must pass; override the ``store`` fixture.
+
+    Attributes:
+        state_machine_examples: How many random programs the state-machine test runs.
+    """
+
+    state_machine_examples = 25
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        raise NotImplementedError("override the 'store' fixture to yield a fresh, empty store")
+        yield  # pragma: no cover
+
+    def test_state_machine_agrees_with_the_model(self, store: Store) -> None:
+        run_state_machine_as_test(
+            lambda: StoreStateMachine(store),
+            settings=settings(
+                max_examples=self.state_machine_examples,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            ),
+        )
