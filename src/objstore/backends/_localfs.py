@@ -29,6 +29,7 @@ INTERNAL = "\x01"
 TEMP_PREFIX = INTERNAL + "objstore-tmp-"
 SIDECAR_DIR = INTERNAL + "objstore-meta"
 XATTR_NAME = "user.objstore"
+_ATTEMPTS = 8  # retries when concurrent deletes keep pruning the directories we need
 
 EMPTY_METADATA: Mapping[str, str] = MappingProxyType({})
 
@@ -212,36 +213,44 @@ class NotADirectoryOnPathError(Exception):
 def open_dirs(root_fd: int, names: list[str], create: bool) -> DirChain:
     """Open the directories ``names`` below the root, creating them if asked.
 
+    When creating, a directory that vanishes midway (a concurrent delete pruned
+    it) makes the walk start over from the root.
+
     Raises:
         FileNotFoundError: a directory is missing and ``create`` is false.
         NotADirectoryOnPathError: a component is a file or a symbolic link.
     """
-    chain = DirChain(root_fd, names)
-    try:
-        for depth, name in enumerate(names):
-            chain.fds.append(_open_dir(chain.fd, name, create, "/".join(names[: depth + 1])))
-    except BaseException:
-        chain.close()
-        raise
-    return chain
+    for _ in range(_ATTEMPTS):
+        chain = DirChain(root_fd, names)
+        try:
+            for depth, name in enumerate(names):
+                chain.fds.append(_open_dir(chain.fd, name, create, "/".join(names[: depth + 1])))
+        except FileNotFoundError:
+            chain.close()
+            if not create:
+                raise
+            continue
+        except BaseException:
+            chain.close()
+            raise
+        return chain
+    raise FileNotFoundError(errno.ENOENT, "directories keep disappearing", "/".join(names))
 
 
 def _open_dir(parent: int, name: str, create: bool, path: str) -> int:
-    for _ in range(8):
+    try:
         try:
             return os.open(name, O_DIR, dir_fd=parent)
         except FileNotFoundError:
             if not create:
                 raise
-        except (NotADirectoryError, OSError) as exc:
-            if exc.errno in (errno.ENOTDIR, errno.ELOOP):
-                raise NotADirectoryOnPathError(path) from exc
-            raise
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(
-                name, dir_fd=parent
-            )  # exists: a concurrent writer, or a file (next open tells)
-    raise FileNotFoundError(errno.ENOENT, "directory keeps disappearing", path)
+        with contextlib.suppress(FileExistsError):  # a concurrent writer made it: fine
+            os.mkdir(name, dir_fd=parent)
+        return os.open(name, O_DIR, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            raise NotADirectoryOnPathError(path) from exc
+        raise
 
 
 def prune_dirs(chain: DirChain) -> None:

@@ -46,6 +46,7 @@ from ..errors import (
     UnavailableError,
 )
 from ._localfs import (
+    _ATTEMPTS,
     EMPTY_METADATA,
     O_DIR,
     O_READ,
@@ -177,10 +178,8 @@ class FileBackend(BackendBase):
     ) -> ObjectInfo:
         record = encode_record(content_type, metadata)
         *dirs, name = key.split("/")
-        chain = self._dirs(key, dirs, create=True)
-        fd, temp = -1, None
+        chain, fd, temp = self._open_temp(key, dirs)
         try:
-            fd, temp = self._temp_file(chain.fd)
             fill(fd)
             etag, st = self._seal(fd, record)
             self._commit(key, chain, name, fd, temp, mode)
@@ -198,6 +197,25 @@ class FileBackend(BackendBase):
         info = ObjectInfo(key, st.st_size, etag, _mtime(st), content_type, frozen)
         self._remember(info)
         return info
+
+    def _open_temp(self, key: str, dirs: builtins.list[str]) -> tuple[DirChain, int, str | None]:
+        """Open the key's directories (creating them) and a temp file in the last one."""
+        for _ in range(_ATTEMPTS):
+            chain = self._dirs(key, dirs, create=True)
+            try:
+                fd, temp = self._temp_file(chain.fd)
+            except OSError as exc:
+                # A delete pruned the new, still empty directory (O_TMPFILE then says
+                # EPERM, other opens ENOENT): resolve it again.
+                vanished = os.fstat(chain.fd).st_nlink == 0
+                chain.close()
+                if vanished or isinstance(exc, FileNotFoundError):
+                    continue
+                raise self._error(exc, key) from exc
+            return chain, fd, temp
+        raise UnavailableError(
+            f"directories for {key!r} keep disappearing", key=key, backend=self.name
+        )
 
     def _temp_file(self, dir_fd: int) -> tuple[int, str | None]:
         if self._anonymous_temp:
@@ -334,7 +352,7 @@ class FileBackend(BackendBase):
     def _open_object(self, key: str) -> tuple[int, ObjectInfo]:
         """Open the object's file and describe that very file (fd and info agree)."""
         *dirs, name = key.split("/")
-        for _ in range(8):
+        for _ in range(_ATTEMPTS):
             chain = self._dirs(key, dirs, create=False)
             try:
                 fd = os.open(name, O_READ, dir_fd=chain.fd)

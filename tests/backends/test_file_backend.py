@@ -1,0 +1,294 @@
+"""What is specific to the file backend: layout on disk, safety, metadata storage."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import objstore
+from objstore.backends import _localfs, local
+from objstore.backends.local import FileBackend
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def store(root: Path) -> Iterator[objstore.Store]:
+    with objstore.open(f"file://{root}") as store:
+        yield store
+
+
+def visible_entries(path: Path) -> list[str]:
+    """Every name under ``path`` as ``ls -R`` shows it, hidden internal names included."""
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+# -- layout ---------------------------------------------------------------------------------
+
+
+def test_object_is_the_plain_file_root_slash_key(store: objstore.Store, root: Path) -> None:
+    store.put("photos/2024/cat.jpg", b"meow", metadata={"who": "Zoë"})
+    assert (root / "photos" / "2024" / "cat.jpg").read_bytes() == b"meow"
+    assert visible_entries(root) == ["photos", "photos/2024", "photos/2024/cat.jpg"]
+
+
+def test_root_is_created_when_missing(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "b"
+    with objstore.open(f"file://{root}") as store:
+        store.put("k", b"x")
+    assert (root / "k").read_bytes() == b"x"
+
+
+def test_root_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(objstore.ConfigError, match="root"):
+        objstore.open(f"file://{tmp_path / 'file'}")
+
+
+def test_metadata_is_an_xattr_on_the_data_file(store: objstore.Store, root: Path) -> None:
+    store.put("k", b"x", content_type="text/x-a", metadata={"m": "ü"})
+    record = os.getxattr(root / "k", _localfs.XATTR_NAME)
+    assert _localfs.decode_record(record) == ("text/x-a", {"m": "ü"})
+
+
+def test_sidecar_records_follow_their_version(root: Path) -> None:
+    backend = FileBackend(root, metadata_storage="sidecar")
+    with objstore.Store(backend) as store:
+        first = store.put("k", b"x", metadata={"v": "1"})
+        sidecars = root / _localfs.SIDECAR_DIR
+        assert sorted(os.listdir(sidecars)) == [first.etag]
+        second = store.put("k", b"y", metadata={"v": "2"})
+        assert sorted(os.listdir(sidecars)) == [second.etag]
+        store.delete("k")
+        assert os.listdir(sidecars) == []
+        assert list(store.list()) == []
+
+
+def test_foreign_files_are_objects(store: objstore.Store, root: Path) -> None:
+    (root / "dir").mkdir(parents=True)
+    (root / "dir" / "report.json").write_bytes(b"{}")
+    info = store.stat("dir/report.json")
+    assert (info.size, info.content_type, dict(info.metadata or {})) == (2, "application/json", {})
+    assert [i.key for i in store.list()] == ["dir/report.json"]
+    assert store.get("dir/report.json") == b"{}"
+
+
+def test_foreign_in_place_edit_changes_the_etag(store: objstore.Store, root: Path) -> None:
+    info = store.put("k", b"aaaa")
+    with open(root / "k", "r+b") as f:
+        f.write(b"bbbb")
+    assert store.stat("k").etag != info.etag
+    assert store.get("k") == b"bbbb"
+
+
+def test_names_that_are_not_keys_are_not_listed(store: objstore.Store, root: Path) -> None:
+    store.put("ok", b"x")
+    (root / "bad\x01name").write_bytes(b"x")
+    (root / "empty-dir").mkdir()
+    (root / "only-bad").mkdir()
+    (root / "only-bad" / "\x7f").write_bytes(b"x")
+    assert [(type(i).__name__, i.key) for i in store.list(delimiter="/")] == [
+        ("ObjectInfo", "ok")
+    ]
+    assert [i.key for i in store.list()] == ["ok"]
+
+
+def test_put_over_an_empty_directory_replaces_it(store: objstore.Store, root: Path) -> None:
+    (root / "a").mkdir(parents=True)
+    store.put("a", b"file now")
+    assert store.get("a") == b"file now"
+
+
+def test_put_with_fsync(root: Path) -> None:
+    with objstore.Store(FileBackend(root, fsync=True)) as store:
+        store.put("d/k", b"durable")
+        assert store.get("d/k") == b"durable"
+
+
+def test_bad_metadata_storage_choice(root: Path) -> None:
+    with pytest.raises(objstore.ConfigError, match="metadata_storage"):
+        FileBackend(root, metadata_storage="mysql")  # type: ignore[arg-type]
+
+
+# -- safety ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    path = tmp_path / "outside"
+    path.mkdir()
+    (path / "secret").write_bytes(b"top secret")
+    return path
+
+
+def test_symlinked_directory_is_never_followed(
+    store: objstore.Store, root: Path, outside: Path
+) -> None:
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(objstore.NotFoundError):
+        store.get("link/secret")
+    with pytest.raises(objstore.NotFoundError):
+        store.stat("link/secret")
+    with pytest.raises(objstore.KeyConflictError):
+        store.put("link/planted", b"x")
+    store.delete("link/secret")
+    with pytest.raises(objstore.NotFoundError):
+        store.copy("link/secret", "stolen")
+    assert [i.key for i in store.list()] == []
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert (outside / "secret").read_bytes() == b"top secret"
+
+
+def test_symlinked_file_is_never_followed(
+    store: objstore.Store, root: Path, outside: Path
+) -> None:
+    (root / "flink").symlink_to(outside / "secret")
+    with pytest.raises(objstore.NotFoundError):
+        store.get("flink")
+    with pytest.raises(objstore.NotFoundError):
+        store.open("flink")
+    store.put("flink", b"replaces the link itself")
+    assert not (root / "flink").is_symlink()
+    assert (outside / "secret").read_bytes() == b"top secret"
+
+
+def test_symlinked_root_subtree_in_listing_is_skipped(
+    store: objstore.Store, root: Path, outside: Path
+) -> None:
+    store.put("real/a", b"x")
+    (root / "real" / "escape").symlink_to(outside, target_is_directory=True)
+    assert [i.key for i in store.list()] == ["real/a"]
+
+
+@pytest.mark.parametrize("key", ["..\\x", "C:\\x", "a..b", "..x/y", "x/..y", "~root", "$HOME"])
+def test_traversal_look_alikes_land_inside_the_root(
+    store: objstore.Store, root: Path, key: str
+) -> None:
+    before = sorted(os.listdir(root.parent))
+    store.put(key, b"inside")
+    assert (root / key).read_bytes() == b"inside"
+    assert sorted(os.listdir(root.parent)) == before
+
+
+# -- listing and delete ---------------------------------------------------------------------
+
+
+def test_list_walks_lazily(
+    store: objstore.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for d in range(20):
+        store.put(f"d{d:02d}/x", b"")
+    scans = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: object) -> object:
+        scans.append(path)
+        return real_scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(local.os, "scandir", counting_scandir)
+    listing = store.list()
+    assert next(listing).key == "d00/x"
+    assert len(scans) == 2  # the root and the first directory, nothing more yet
+    assert len(list(listing)) == 19
+
+
+def test_delete_removes_emptied_directories_but_never_the_root(
+    store: objstore.Store, root: Path
+) -> None:
+    store.put("a/b/c/d", b"x")
+    store.put("a/keep", b"x")
+    store.delete("a/b/c/d")
+    assert visible_entries(root) == ["a", "a/keep"]
+    store.delete("a/keep")
+    assert visible_entries(root) == []
+    assert root.is_dir()
+
+
+def test_delete_of_a_prefix_is_a_no_op(store: objstore.Store) -> None:
+    store.put("dir/k", b"x")
+    store.delete("dir")
+    assert store.get("dir/k") == b"x"
+
+
+def test_puts_and_deletes_racing_in_shared_directories(store: objstore.Store) -> None:
+    errors: list[BaseException] = []
+
+    def churn(name: str) -> None:
+        try:
+            for i in range(150):
+                store.put(f"shared/dir/{name}", str(i).encode())
+                store.delete(f"shared/dir/{name}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(f"k{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(store.list()) == []
+
+
+# -- temp files -----------------------------------------------------------------------------
+
+
+def test_a_put_in_progress_is_invisible(store: objstore.Store, root: Path) -> None:
+    store.put("k", b"old")
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> Iterator[bytes]:
+        yield b"new " * 1000
+        started.set()
+        release.wait(10)
+        yield b"end"
+
+    writer = threading.Thread(target=store.put, args=("k", slow()))
+    writer.start()
+    started.wait(10)
+    assert store.get("k") == b"old"
+    assert [i.key for i in store.list()] == ["k"]
+    assert visible_entries(root) == ["k"]  # an anonymous O_TMPFILE has no name at all
+    release.set()
+    writer.join()
+    assert store.get("k").endswith(b"end")
+
+
+def test_named_temp_fallback_is_invisible_and_cleaned_up(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "O_TMPFILE", 0)  # as on filesystems without O_TMPFILE
+    with objstore.open(f"file://{root}") as store:
+        started, release = threading.Event(), threading.Event()
+
+        def slow() -> Iterator[bytes]:
+            yield b"data"
+            started.set()
+            release.wait(10)
+            raise RuntimeError("source failed")
+
+        failures: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                store.put("dir/k", slow())
+            except RuntimeError as exc:
+                failures.append(exc)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        started.wait(10)
+        hidden = [n for n in visible_entries(root) if _localfs.TEMP_PREFIX in n]
+        assert len(hidden) == 1
+        assert list(store.list()) == []
+        release.set()
+        writer.join()
+        assert len(failures) == 1
+        assert visible_entries(root) == []
