@@ -36,7 +36,10 @@ checks each of them through the public ``Store`` API. A backend:
 - MUST release everything in ``close``; the store never calls it twice.
 
 :class:`BackendBase` gives the optional methods a refusing default, so a minimal
-backend implements ``put``, ``get``, ``stat``, ``delete`` and ``list``.
+backend implements ``put``, ``get``, ``stat``, ``delete`` and ``list``. Two
+helpers do the listing arithmetic: :func:`collapse` groups a sorted stream of
+objects by a delimiter, and :func:`prefix_end` gives the exclusive upper bound
+of the keys that start with a prefix (for range queries).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
+from ._listing import collapse, prefix_end
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._payload import Payload
 from .errors import UnsupportedOperationError
@@ -58,6 +62,8 @@ __all__ = [
     "Payload",
     "ReadStream",
     "WriteMode",
+    "collapse",
+    "prefix_end",
 ]
 
 

@@ -10,8 +10,28 @@ from ._helpers import keys_of
 
 # Characters on both sides of "/" (0x2F) in code-point order, and beyond ASCII.
 ORDER_KEYS = [
-    "t", "t!", "t-", "t-/x", "t.", "t.txt", "t/a", "t/a/b", "t0", "tA", "t_", "ta",
-    "t~", "t\u00e9", "t\u4e16", "t\U0001f600", "T", "!", "a b", "a-b/c", "a/b", "a.b",
+    "t",
+    "t!",
+    "t-",
+    "t-/x",
+    "t.",
+    "t.txt",
+    "t/a",
+    "t/a/b",
+    "t0",
+    "tA",
+    "t_",
+    "ta",
+    "t~",
+    "t\u00e9",
+    "t\u4e16",
+    "t\U0001f600",
+    "T",
+    "!",
+    "a b",
+    "a-b/c",
+    "a/b",
+    "a.b",
 ]
 
 
@@ -40,8 +60,12 @@ class ListTests:
         _put_all(store, ["t/x", "t-/x", "t.b/x", "t0/x", "t-a", "t.a"])
         assert keys_of(store.list()) == ["t-/x", "t-a", "t.a", "t.b/x", "t/x", "t0/x"]
         assert _entries(store.list(delimiter="/")) == [
-            ("CommonPrefix", "t-/"), ("ObjectInfo", "t-a"), ("ObjectInfo", "t.a"),
-            ("CommonPrefix", "t.b/"), ("CommonPrefix", "t/"), ("CommonPrefix", "t0/"),
+            ("CommonPrefix", "t-/"),
+            ("ObjectInfo", "t-a"),
+            ("ObjectInfo", "t.a"),
+            ("CommonPrefix", "t.b/"),
+            ("CommonPrefix", "t/"),
+            ("CommonPrefix", "t0/"),
         ]
 
     def test_list_yields_object_info_with_size_and_etag(self, store: Store) -> None:
@@ -68,17 +92,22 @@ class ListTests:
     def test_list_delimiter_collapses_common_prefixes(self, store: Store) -> None:
         _put_all(store, ["a/1", "a/2/x", "b", "c/d/e", "c/f"])
         assert _entries(store.list(delimiter="/")) == [
-            ("CommonPrefix", "a/"), ("ObjectInfo", "b"), ("CommonPrefix", "c/"),
+            ("CommonPrefix", "a/"),
+            ("ObjectInfo", "b"),
+            ("CommonPrefix", "c/"),
         ]
         assert _entries(store.list("c/", delimiter="/")) == [
-            ("CommonPrefix", "c/d/"), ("ObjectInfo", "c/f"),
+            ("CommonPrefix", "c/d/"),
+            ("ObjectInfo", "c/f"),
         ]
         assert _entries(store.list("a/2/", delimiter="/")) == [("ObjectInfo", "a/2/x")]
 
     def test_list_delimiter_with_partial_prefix(self, store: Store) -> None:
         _put_all(store, ["photos/a", "photos2/b", "phone", "pics/c"])
         assert _entries(store.list("ph", delimiter="/")) == [
-            ("ObjectInfo", "phone"), ("CommonPrefix", "photos/"), ("CommonPrefix", "photos2/"),
+            ("ObjectInfo", "phone"),
+            ("CommonPrefix", "photos/"),
+            ("CommonPrefix", "photos2/"),
         ]
 
     def test_list_common_prefix_values_are_common_prefix(self, store: Store) -> None:
@@ -90,13 +119,34 @@ class ListTests:
     @pytest.mark.parametrize(
         ("delimiter", "expected"),
         [
-            ("-", [("CommonPrefix", "log-"), ("ObjectInfo", "log/2024/a"),
-                   ("ObjectInfo", "log/2024/b"), ("ObjectInfo", "log_x")]),
-            ("__", [("CommonPrefix", "log-2024__"), ("CommonPrefix", "log-2025__"),
-                    ("ObjectInfo", "log/2024/a"), ("ObjectInfo", "log/2024/b"),
-                    ("ObjectInfo", "log_x")]),
-            ("/2024/", [("ObjectInfo", "log-2024__a"), ("ObjectInfo", "log-2025__b"),
-                        ("CommonPrefix", "log/2024/"), ("ObjectInfo", "log_x")]),
+            (
+                "-",
+                [
+                    ("CommonPrefix", "log-"),
+                    ("ObjectInfo", "log/2024/a"),
+                    ("ObjectInfo", "log/2024/b"),
+                    ("ObjectInfo", "log_x"),
+                ],
+            ),
+            (
+                "__",
+                [
+                    ("CommonPrefix", "log-2024__"),
+                    ("CommonPrefix", "log-2025__"),
+                    ("ObjectInfo", "log/2024/a"),
+                    ("ObjectInfo", "log/2024/b"),
+                    ("ObjectInfo", "log_x"),
+                ],
+            ),
+            (
+                "/2024/",
+                [
+                    ("ObjectInfo", "log-2024__a"),
+                    ("ObjectInfo", "log-2025__b"),
+                    ("CommonPrefix", "log/2024/"),
+                    ("ObjectInfo", "log_x"),
+                ],
+            ),
         ],
     )
     def test_list_any_string_is_a_delimiter(
@@ -108,7 +158,8 @@ class ListTests:
     def test_list_delimiter_groups_after_the_prefix_only(self, store: Store) -> None:
         _put_all(store, ["a-b-c", "a-b-d", "a-x"])
         assert _entries(store.list("a-", delimiter="-")) == [
-            ("CommonPrefix", "a-b-"), ("ObjectInfo", "a-x"),
+            ("CommonPrefix", "a-b-"),
+            ("ObjectInfo", "a-x"),
         ]
 
     def test_list_start_after_skips_up_to_and_including(self, store: Store) -> None:
@@ -132,6 +183,9 @@ class ListTests:
         assert keys_of(store.list("p/", start_after="p/1")) == ["p/2", "p/3"]
         assert keys_of(store.list("p/", start_after="a")) == ["p/1", "p/2", "p/3"]
         assert keys_of(store.list("p/", start_after="p/9")) == []
+        assert keys_of(store.list("p/1", start_after="")) == ["p/1"]
+        assert keys_of(store.list("p/1", start_after="p/")) == ["p/1"]
+        assert keys_of(store.list("p/1", start_after="p/1")) == []
 
     def test_list_paginates_past_1000_keys(self, store: Store) -> None:
         keys = [f"page/{i:05d}" for i in range(1105)]

@@ -18,9 +18,7 @@ PREFIXES = ["", "a", "a/", "a/b", "b", "t", "é", "zz"]
 DELIMITERS = [None, "/", "-", "/b"]
 START_AFTER = [None, "", "a", "a/", "a/b", "b", "t-"]
 
-_metadata = st.dictionaries(
-    st.sampled_from(["m", "x-y", "n1"]), st.text(max_size=6), max_size=2
-)
+_metadata = st.dictionaries(st.sampled_from(["m", "x-y", "n1"]), st.text(max_size=6), max_size=2)
 
 
 @dataclass
@@ -65,6 +63,12 @@ class StoreStateMachine(RuleBasedStateMachine):
             return False
         return any(k.startswith(key + "/") or key.startswith(k + "/") for k in self.model)
 
+    def _pick_key(self, data: st.DataObject) -> str:
+        """Mostly an existing key (reads of absent keys are less interesting)."""
+        if self.model and data.draw(st.integers(0, 3), label="existing") > 0:
+            return data.draw(st.sampled_from(sorted(self.model)), label="key")
+        return data.draw(st.sampled_from(KEYS), label="key")
+
     def _record(self, key: str, data: bytes, info: ObjectInfo) -> None:
         old = self.model.get(key)
         if old is not None:
@@ -105,9 +109,14 @@ class StoreStateMachine(RuleBasedStateMachine):
         self._record(key, data, info)
 
     @precondition(lambda self: self.conditional)
-    @rule(key=st.sampled_from(KEYS), data=st.binary(max_size=16), current=st.booleans(),
-          pick=st.integers(min_value=0))
-    def put_if_match(self, key: str, data: bytes, current: bool, pick: int) -> None:
+    @rule(
+        data=st.data(),
+        content=st.binary(max_size=16),
+        current=st.booleans(),
+        pick=st.integers(min_value=0),
+    )
+    def put_if_match(self, data: st.DataObject, content: bytes, current: bool, pick: int) -> None:
+        key = self._pick_key(data)
         version = self.model.get(key)
         if current and version is not None:
             etag = version.etag
@@ -117,7 +126,7 @@ class StoreStateMachine(RuleBasedStateMachine):
             etag = "no-such-etag"
         should_win = version is not None and etag == version.etag
         try:
-            info = self.store.put(key, data, if_match=etag)
+            info = self.store.put(key, content, if_match=etag)
         except PreconditionFailedError:
             assert not should_win, f"if_match with the current etag of {key!r} failed"
             return
@@ -125,10 +134,11 @@ class StoreStateMachine(RuleBasedStateMachine):
             assert not should_win and self._conflicts(key)
             return
         assert should_win, f"if_match with a wrong etag replaced {key!r}"
-        self._record(key, data, info)
+        self._record(key, content, info)
 
-    @rule(key=st.sampled_from(KEYS))
-    def delete(self, key: str) -> None:
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        key = self._pick_key(data)
         self.store.delete(key)
         version = self.model.pop(key, None)
         if version is not None:
@@ -142,8 +152,9 @@ class StoreStateMachine(RuleBasedStateMachine):
             if version is not None:
                 self.retired.append(version.etag)
 
-    @rule(src=st.sampled_from(KEYS), dst=st.sampled_from(KEYS))
-    def copy(self, src: str, dst: str) -> None:
+    @rule(data=st.data(), dst=st.sampled_from(KEYS))
+    def copy(self, data: st.DataObject, dst: str) -> None:
+        src = self._pick_key(data)
         source = self.model.get(src)
         if source is None:
             try:
@@ -166,21 +177,26 @@ class StoreStateMachine(RuleBasedStateMachine):
 
     # -- reads ---------------------------------------------------------------------------
 
-    @rule(key=st.sampled_from(KEYS), offset=st.integers(0, 60),
-          length=st.none() | st.integers(0, 60))
-    def get(self, key: str, offset: int, length: int | None) -> None:
+    @rule(data=st.data())
+    def get(self, data: st.DataObject) -> None:
+        key = self._pick_key(data)
         version = self.model.get(key)
+        size = len(version.data) if version is not None else 8
+        # Ranges around the object's own boundaries, where off-by-one bugs live.
+        offset = data.draw(st.integers(0, size + 2), label="offset")
+        length = data.draw(st.none() | st.integers(0, size + 2), label="length")
         try:
-            data = self.store.get(key, offset=offset, length=length)
+            got = self.store.get(key, offset=offset, length=length)
         except NotFoundError:
             assert version is None, f"get {key!r} raised NotFoundError but it exists"
             return
         assert version is not None, f"get {key!r} returned data but it does not exist"
         end = None if length is None else offset + length
-        assert data == version.data[offset:end], f"wrong bytes for {key!r}[{offset}:{end}]"
+        assert got == version.data[offset:end], f"wrong bytes for {key!r}[{offset}:{end}]"
 
-    @rule(key=st.sampled_from(KEYS))
-    def stat(self, key: str) -> None:
+    @rule(data=st.data())
+    def stat(self, data: st.DataObject) -> None:
+        key = self._pick_key(data)
         version = self.model.get(key)
         try:
             info = self.store.stat(key)
@@ -192,11 +208,16 @@ class StoreStateMachine(RuleBasedStateMachine):
         assert info.content_type == version.content_type
         assert dict(info.metadata or {}) == version.metadata
 
-    @rule(prefix=st.sampled_from(PREFIXES), delimiter=st.sampled_from(DELIMITERS),
-          start_after=st.sampled_from(START_AFTER))
+    @rule(
+        prefix=st.sampled_from(PREFIXES),
+        delimiter=st.sampled_from(DELIMITERS),
+        start_after=st.sampled_from(START_AFTER),
+    )
     def list(self, prefix: str, delimiter: str | None, start_after: str | None) -> None:
-        got = [(type(i).__name__, i.key) for i in
-               self.store.list(prefix, delimiter=delimiter, start_after=start_after)]
+        got = [
+            (type(i).__name__, i.key)
+            for i in self.store.list(prefix, delimiter=delimiter, start_after=start_after)
+        ]
         assert got == expected_listing(self.model, prefix, delimiter, start_after)
 
     @invariant()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +30,7 @@ class KeyTests:
     @pytest.mark.parametrize("key", list(INVALID_KEYS.values()), ids=list(INVALID_KEYS))
     def test_keys_invalid_keys_rejected_everywhere(self, store: Store, key: object) -> None:
         store.put("existing", b"x")
-        calls = [
+        calls: list[Callable[[], object]] = [
             lambda: store.put(key, b"data"),  # type: ignore[arg-type]
             lambda: store.get(key),  # type: ignore[arg-type]
             lambda: store.get_stream(key),  # type: ignore[arg-type]
@@ -180,7 +180,8 @@ class PutTests:
         assert calls[-1] == (4, None)
 
     @pytest.mark.parametrize(
-        "data", ["text", 12, None, 3.5, {"a": b"b"}, [1, 2], io.StringIO("text")],
+        "data",
+        ["text", 12, None, 3.5, {"a": b"b"}, [1, 2], io.StringIO("text")],
         ids=["str", "int", "none", "float", "dict", "list-of-ints", "text-file"],
     )
     def test_put_rejects_wrong_data_types(self, store: Store, data: object) -> None:
@@ -196,14 +197,14 @@ class PutTests:
     def test_put_failing_source_keeps_the_old_object(self, store: Store) -> None:
         store.put("k", b"original", metadata={"v": "1"})
 
-        class SourceBroke(Exception):
+        class SourceBrokeError(Exception):
             pass
 
         def failing() -> Iterator[bytes]:
             yield b"partial data " * 1000
-            raise SourceBroke("the source broke")
+            raise SourceBrokeError("the source broke")
 
-        with pytest.raises(SourceBroke):
+        with pytest.raises(SourceBrokeError):
             store.put("k", failing(), metadata={"v": "2"})
         assert store.get("k") == b"original"
         assert dict(store.stat("k").metadata or {}) == {"v": "1"}
@@ -250,9 +251,15 @@ class MetadataTests:
 
     @pytest.mark.parametrize(
         ("key", "expected"),
-        [("a.json", "application/json"), ("dir/b.txt", "text/plain"), ("c.PNG", "image/png"),
-         ("d.html", "text/html"), ("noext", "application/octet-stream"),
-         ("dir.d/noext", "application/octet-stream"), (".hidden", "application/octet-stream")],
+        [
+            ("a.json", "application/json"),
+            ("dir/b.txt", "text/plain"),
+            ("c.PNG", "image/png"),
+            ("d.html", "text/html"),
+            ("noext", "application/octet-stream"),
+            ("dir.d/noext", "application/octet-stream"),
+            (".hidden", "application/octet-stream"),
+        ],
     )
     def test_content_type_guessed_from_extension(
         self, store: Store, key: str, expected: str
@@ -326,9 +333,25 @@ class ReadTests:
 
     @pytest.mark.parametrize(
         ("offset", "length"),
-        [(0, None), (0, 1), (1, 1), (0, 999), (1, 999), (999, 1), (999, None), (500, 250),
-         (0, 1000), (0, 5000), (998, 10), (1000, None), (1000, 5), (1001, 1), (5000, None),
-         (0, 0), (10, 0)],
+        [
+            (0, None),
+            (0, 1),
+            (1, 1),
+            (0, 999),
+            (1, 999),
+            (999, 1),
+            (999, None),
+            (500, 250),
+            (0, 1000),
+            (0, 5000),
+            (998, 10),
+            (1000, None),
+            (1000, 5),
+            (1001, 1),
+            (5000, None),
+            (0, 0),
+            (10, 0),
+        ],
     )
     def test_get_range_has_slice_semantics(
         self, store: Store, offset: int, length: int | None
@@ -383,7 +406,7 @@ class ReadTests:
         store.put("k", pattern(200_000))
         stream = store.get_stream("k", chunk_size=1000)
         assert len(next(stream)) == 1000
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
         store.put("k", b"rewritten")
         store.delete("k")
         assert not store.exists("k")

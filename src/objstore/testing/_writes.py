@@ -33,7 +33,8 @@ class ConditionalTests:
         if store.capabilities.conditional_put:
             pytest.skip("the store supports conditional writes")
         info = store.put("k", b"v1")
-        for kwargs in ({"if_none_match": "*"}, {"if_match": info.etag}):
+        conditions: list[dict[str, Any]] = [{"if_none_match": "*"}, {"if_match": info.etag}]
+        for kwargs in conditions:
             with pytest.raises(UnsupportedOperationError):
                 store.put("k", b"v2", **kwargs)
         with pytest.raises(UnsupportedOperationError):
@@ -94,8 +95,14 @@ class ConditionalTests:
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"if_none_match": "etag"}, {"if_none_match": ""}, {"if_match": ""},
-         {"if_match": "*"}, {"if_match": "e", "if_none_match": "*"}, {"if_match": 5}],
+        [
+            {"if_none_match": "etag"},
+            {"if_none_match": ""},
+            {"if_match": ""},
+            {"if_match": "*"},
+            {"if_match": "e", "if_none_match": "*"},
+            {"if_match": 5},
+        ],
     )
     def test_conditional_arguments_are_checked(self, store: Store, kwargs: Any) -> None:
         with pytest.raises((ValueError, TypeError)):
@@ -106,8 +113,11 @@ class ConditionalTests:
         _conditional(store)
         for round_ in range(5):
             key = f"race/{round_}"
-            winners = _race(16, lambda i, k=key: store.put(k, f"writer {i}".encode(),
-                                                           if_none_match="*"))
+
+            def create(writer: int, key: str = key) -> object:
+                return store.put(key, f"writer {writer}".encode(), if_none_match="*")
+
+            winners = _race(16, create)
             assert len(winners) == 1, f"round {round_}: {len(winners)} writers won"
             assert store.get(key) == f"writer {winners[0]}".encode()
 
@@ -305,11 +315,18 @@ class LifecycleTests:
         store.put("k", b"x")
         store.close()
         store.close()  # closing twice is fine
-        calls = [
-            lambda: store.put("k", b"y"), lambda: store.get("k"), lambda: store.get_stream("k"),
-            lambda: store.open("k"), lambda: store.stat("k"), lambda: store.exists("k"),
-            lambda: store.delete("k"), lambda: store.delete_many(["k"]), lambda: store.list(),
-            lambda: store.copy("k", "j"), lambda: store.presign("k"),
+        calls: list[Callable[[], object]] = [
+            lambda: store.put("k", b"y"),
+            lambda: store.get("k"),
+            lambda: store.get_stream("k"),
+            lambda: store.open("k"),
+            lambda: store.stat("k"),
+            lambda: store.exists("k"),
+            lambda: store.delete("k"),
+            lambda: store.delete_many(["k"]),
+            store.list,
+            lambda: store.copy("k", "j"),
+            lambda: store.presign("k"),
         ]
         for call in calls:
             with pytest.raises(StoreClosedError):
@@ -325,8 +342,14 @@ class LifecycleTests:
     def test_capabilities_are_declared_as_booleans(self, store: Store) -> None:
         caps = store.capabilities
         assert isinstance(caps, Capabilities)
-        for name in ("presign", "conditional_put", "server_side_copy", "batch_delete",
-                     "multipart", "nested_keys"):
+        for name in (
+            "presign",
+            "conditional_put",
+            "server_side_copy",
+            "batch_delete",
+            "multipart",
+            "nested_keys",
+        ):
             assert isinstance(getattr(caps, name), bool)
 
     def test_presign_gives_a_url_or_says_it_cannot(self, store: Store) -> None:
@@ -335,16 +358,25 @@ class LifecycleTests:
             with pytest.raises(UnsupportedOperationError):
                 store.presign("k")
             return
-        for kwargs in ({}, {"method": "PUT", "content_type": "text/plain"},
-                       {"expires": timedelta(minutes=5)}):
+        for kwargs in (
+            {},
+            {"method": "PUT", "content_type": "text/plain"},
+            {"expires": timedelta(minutes=5)},
+        ):
             url = store.presign("k", **kwargs)
             assert url.startswith(("http://", "https://"))
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"expires": 0}, {"expires": 7 * 24 * 3600 + 1}, {"expires": timedelta(days=8)},
-         {"expires": -1}, {"method": "DELETE"}, {"expires": "1h"},
-         {"method": "PUT", "content_type": "bad\ntype"}],
+        [
+            {"expires": 0},
+            {"expires": 7 * 24 * 3600 + 1},
+            {"expires": timedelta(days=8)},
+            {"expires": -1},
+            {"method": "DELETE"},
+            {"expires": "1h"},
+            {"method": "PUT", "content_type": "bad\ntype"},
+        ],
     )
     def test_presign_arguments_are_checked(self, store: Store, kwargs: Any) -> None:
         with pytest.raises((ValueError, TypeError)):
