@@ -199,23 +199,25 @@ class FileBackend(BackendBase):
         return info
 
     def _open_temp(self, key: str, dirs: builtins.list[str]) -> tuple[DirChain, int, str | None]:
-        """Open the key's directories (creating them) and a temp file in the last one."""
-        for _ in range(_ATTEMPTS):
+        """Open the key's directories (creating them) and a temp file in the last one.
+
+        Deletes prune emptied directories under the commit lock, so resolving
+        and creating under it too means no delete can remove a directory in
+        between. The root is never removed: keys directly in it need no lock.
+        """
+        if not dirs:
+            chain = DirChain(self._root_fd, [])
+            return chain, *self._new_temp(key, chain)
+        with self._lock.held():
             chain = self._dirs(key, dirs, create=True)
-            try:
-                fd, temp = self._temp_file(chain.fd)
-            except OSError as exc:
-                # A delete pruned the new, still empty directory (O_TMPFILE then says
-                # EPERM, other opens ENOENT): resolve it again.
-                vanished = os.fstat(chain.fd).st_nlink == 0
-                chain.close()
-                if vanished or isinstance(exc, FileNotFoundError):
-                    continue
-                raise self._error(exc, key) from exc
-            return chain, fd, temp
-        raise UnavailableError(
-            f"directories for {key!r} keep disappearing", key=key, backend=self.name
-        )
+            return chain, *self._new_temp(key, chain)
+
+    def _new_temp(self, key: str, chain: DirChain) -> tuple[int, str | None]:
+        try:
+            return self._temp_file(chain.fd)
+        except OSError as exc:
+            chain.close()
+            raise self._error(exc, key) from exc
 
     def _temp_file(self, dir_fd: int) -> tuple[int, str | None]:
         if self._anonymous_temp:
