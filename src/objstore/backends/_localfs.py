@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Mapping
 from types import MappingProxyType
 
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -56,7 +58,18 @@ _RECORD_MAGIC = b"objstore1;"
 
 
 def encode_record(content_type: str, metadata: Mapping[str, str]) -> bytes:
+    if not metadata:
+        return _content_type_record(content_type)
     fields = [content_type, *(item for pair in sorted(metadata.items()) for item in pair)]
+    return _encode_fields(fields)
+
+
+@functools.lru_cache(maxsize=256)
+def _content_type_record(content_type: str) -> bytes:
+    return _encode_fields([content_type])  # most objects carry no metadata: reuse the bytes
+
+
+def _encode_fields(fields: list[str]) -> bytes:
     out = [_RECORD_MAGIC]
     for field in fields:
         raw = field.encode("utf-8")
@@ -305,41 +318,52 @@ class CommitLock:
     A thread lock for this process, plus ``flock`` on the root directory for
     other processes. The critical section is a rename or a link (and, for
     compare-and-swap, one ``stat``): data is written before the lock is taken.
+    Use it as a context manager.
     """
 
     def __init__(self, root_fd: int):
         self._root_fd = root_fd
-        self._guard = threading.Lock()  # only guards replacing the two below after a fork
         self._mutex = threading.Lock()
         self._fd = self._open()
-        self._pid = os.getpid()
+        _LIVE_LOCKS.add(self)
 
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        mutex, fd = self._current()
-        with mutex:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+    def __enter__(self) -> None:
+        self._mutex.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
 
-    def _current(self) -> tuple[threading.Lock, int]:
-        if self._pid != os.getpid():
-            # A forked child shares the parent's open file description, and so its
-            # flock: it needs a description of its own (and a fresh thread lock).
-            with self._guard:
-                if self._pid != os.getpid():
-                    self._mutex = threading.Lock()
-                    self._fd = self._open()
-                    self._pid = os.getpid()
-        return self._mutex, self._fd
+    def __exit__(self, *exc_info: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._mutex.release()
 
     def _open(self) -> int:
         return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._root_fd)
 
+    def _after_fork(self) -> None:
+        # A forked child shares the parent's open file description, and so its
+        # flock: it needs one of its own, and a thread lock no parent thread holds.
+        if self._fd < 0:
+            return
+        os.close(self._fd)
+        self._mutex = threading.Lock()
+        self._fd = self._open()
+
     def close(self) -> None:
-        if self._fd >= 0 and self._pid == os.getpid():
+        _LIVE_LOCKS.discard(self)
+        if self._fd >= 0:
             os.close(self._fd)
         self._fd = -1
-        self._pid = -1
+
+
+_LIVE_LOCKS: weakref.WeakSet[CommitLock] = weakref.WeakSet()
+
+
+def _reopen_locks_after_fork() -> None:
+    for lock in list(_LIVE_LOCKS):
+        lock._after_fork()
+
+
+os.register_at_fork(after_in_child=_reopen_locks_after_fork)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from .._checks import guess_content_type
 from .._keys import key_problem
@@ -72,6 +72,7 @@ from ._localfs import (
 logger = logging.getLogger("objstore")
 
 MetadataStorage = Literal["auto", "xattr", "sidecar"]
+_T = TypeVar("_T")
 
 _CACHE_LIMIT = 8192
 
@@ -135,7 +136,7 @@ class FileBackend(BackendBase):
             ) from exc
         self._fsync = fsync
         self._lock = CommitLock(self._root_fd)
-        self._cache: dict[tuple[str, str], ObjectInfo] = {}
+        self._cache: dict[tuple[str, int, int, int], ObjectInfo] = {}
         self._anonymous_temp, xattrs = self._probe()
         self._attrs = self._attribute_store(metadata_storage, xattrs)
 
@@ -195,7 +196,7 @@ class FileBackend(BackendBase):
             chain.close()
         frozen = MappingProxyType(dict(metadata)) if metadata else EMPTY_METADATA
         info = ObjectInfo(key, st.st_size, etag, _mtime(st), content_type, frozen)
-        self._remember(info)
+        self._remember(info, st)
         return info
 
     def _open_temp(self, key: str, dirs: builtins.list[str]) -> tuple[DirChain, int, str | None]:
@@ -208,7 +209,7 @@ class FileBackend(BackendBase):
         if not dirs:
             chain = DirChain(self._root_fd, [])
             return chain, *self._new_temp(key, chain)
-        with self._lock.held():
+        with self._lock:
             chain = self._dirs(key, dirs, create=True)
             return chain, *self._new_temp(key, chain)
 
@@ -239,7 +240,7 @@ class FileBackend(BackendBase):
     def _commit(
         self, key: str, chain: DirChain, name: str, fd: int, temp: str | None, mode: WriteMode
     ) -> None:
-        with self._lock.held():
+        with self._lock:
             if len(chain.fds) > 1 and os.fstat(chain.fd).st_nlink == 0:
                 # A delete emptied and removed the directory while we wrote.
                 chain.close()
@@ -318,7 +319,7 @@ class FileBackend(BackendBase):
             with suppress(OSError):
                 os.unlink(temp, dir_fd=chain.fd)
         if created_dirs:
-            with self._lock.held():
+            with self._lock:
                 prune_dirs(chain)
 
     # -- read ----------------------------------------------------------------------------
@@ -334,34 +335,43 @@ class FileBackend(BackendBase):
         return _FileStream(fd, offset, end, info)
 
     def stat(self, key: str) -> ObjectInfo:
-        *dirs, name = key.split("/")
-        chain = self._dirs(key, dirs, create=False)
-        try:
-            st = os.stat(name, dir_fd=chain.fd, follow_symlinks=False)
-        except OSError as exc:
-            raise self._error(exc, key) from exc
-        finally:
-            chain.close()
+        st = self._at(key, lambda name, dir_fd: os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
         if not is_regular(st):
             raise self._missing(key)
-        cached = self._cache.get((key, etag_of(st)))
+        cached = self._cache.get((key, st.st_mtime_ns, st.st_ino, st.st_size))
         if cached is not None:
             return cached
         fd, info = self._open_object(key)
         os.close(fd)
         return info
 
+    def _at(self, key: str, call: Callable[[str, int], _T]) -> _T:
+        """Run ``call(name, dir_fd)`` on the key's file without following any link.
+
+        A key in the root needs no directory walk; others open their directories
+        one component at a time with ``O_NOFOLLOW``.
+        """
+        dirs, _, name = key.rpartition("/")
+        try:
+            if not dirs:
+                return call(key, self._root_fd)
+            dir_fd = self._root_fd
+            try:
+                for part in dirs.split("/"):
+                    parent, dir_fd = dir_fd, os.open(part, O_DIR, dir_fd=dir_fd)
+                    if parent != self._root_fd:
+                        os.close(parent)
+                return call(name, dir_fd)
+            finally:
+                if dir_fd != self._root_fd:
+                    os.close(dir_fd)
+        except OSError as exc:
+            raise self._error(exc, key) from exc  # a file or link on the path: not found
+
     def _open_object(self, key: str) -> tuple[int, ObjectInfo]:
         """Open the object's file and describe that very file (fd and info agree)."""
-        *dirs, name = key.split("/")
         for _ in range(_ATTEMPTS):
-            chain = self._dirs(key, dirs, create=False)
-            try:
-                fd = os.open(name, O_READ, dir_fd=chain.fd)
-            except OSError as exc:
-                raise self._error(exc, key) from exc
-            finally:
-                chain.close()
+            fd = self._at(key, lambda name, dir_fd: os.open(name, O_READ, dir_fd=dir_fd))
             try:
                 info = self._describe(fd, key)
             except BaseException:
@@ -378,10 +388,10 @@ class FileBackend(BackendBase):
         st = os.fstat(fd)
         if not is_regular(st):
             raise self._missing(key)
-        etag = etag_of(st)
-        cached = self._cache.get((key, etag))
+        cached = self._cache.get((key, st.st_mtime_ns, st.st_ino, st.st_size))
         if cached is not None:
             return cached
+        etag = etag_of(st)
         raw = self._attrs.read(fd, etag)
         if raw is None and self._attrs.racy_reads and os.fstat(fd).st_nlink == 0:
             return None
@@ -389,7 +399,7 @@ class FileBackend(BackendBase):
         if record is None:
             record = (guess_content_type(key), EMPTY_METADATA)
         info = ObjectInfo(key, st.st_size, etag, _mtime(st), record[0], record[1])
-        self._remember(info)
+        self._remember(info, st)
         return info
 
     def _current_etag(self, dir_fd: int, name: str) -> str | None:
@@ -399,11 +409,12 @@ class FileBackend(BackendBase):
             return None
         return etag_of(st) if is_regular(st) else None
 
-    def _remember(self, info: ObjectInfo) -> None:
+    def _remember(self, info: ObjectInfo, st: os.stat_result) -> None:
+        """Cache a description under the file's identity (the etag's parts, unformatted)."""
         if len(self._cache) >= _CACHE_LIMIT:
             with suppress(KeyError, StopIteration, RuntimeError):  # another thread evicted first
                 del self._cache[next(iter(self._cache))]
-        self._cache[(info.key, info.etag)] = info
+        self._cache[(info.key, st.st_mtime_ns, st.st_ino, st.st_size)] = info
 
     # -- delete --------------------------------------------------------------------------
 
@@ -416,7 +427,7 @@ class FileBackend(BackendBase):
         except OSError as exc:
             raise self._error(exc, key) from exc
         try:
-            with self._lock.held():
+            with self._lock:
                 old = self._current_etag(chain.fd, name) if self._attrs.racy_reads else None
                 try:
                     os.unlink(name, dir_fd=chain.fd)
