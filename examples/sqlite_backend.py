@@ -3,7 +3,8 @@
 Copy this file to start your own backend. It shows the whole contract: atomic
 and conditional writes (race-free across processes, thanks to SQLite's write
 lock), ranged reads, ordered listings with delimiters, native copy and batch
-delete, and translating native errors into objstore's in one place.
+delete, translating native errors into objstore's in one place, and the
+``SPEC`` that registers it (see the end of the file).
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from objstore.backend import (
+    REQUIRED,
     BackendBase,
+    BackendSpec,
     Capabilities,
     CommonPrefix,
     ObjectInfo,
+    Option,
     Payload,
+    Section,
+    Shared,
     WriteMode,
+    as_str,
     collapse,
     prefix_end,
 )
@@ -201,3 +208,19 @@ def _info(key: str, row: tuple[object, ...], listing: bool = False) -> ObjectInf
         content_type=None if listing else str(content_type),
         metadata=None if listing else json.loads(str(metadata)),
     )
+
+
+def _build(section: Section, shared: Shared) -> SQLiteBackend:
+    return SQLiteBackend(section["path"])
+
+
+# Registered through the "objstore.backends" entry point group (see docs/backends.md),
+# this makes `backend: sqlite` and `sqlite:///path/to/objects.db` work. The section
+# is validated like a built-in one.
+SPEC = BackendSpec(
+    name="sqlite",
+    options={"path": Option(as_str, REQUIRED, doc="the database file (created if missing)")},
+    factory=_build,
+    url_option="path",
+    doc="objects in one SQLite database file",
+)

@@ -9,9 +9,11 @@ b'hi'
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from . import _config
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._reader import ObjectReader
 from ._store import Store
@@ -48,16 +50,42 @@ __all__ = [
     "UnavailableError",
     "UnsupportedOperationError",
     "__version__",
+    "from_config",
+    "from_env",
     "open",
 ]
 
 
 def open(target: str | Mapping[str, Any]) -> Store:
-    """Open a store from a URL (``file:///srv/data``, ``memory://``) or a config mapping.
+    """Open a store from a URL or a configuration mapping.
+
+    URLs: ``file:///abs/path``, ``file://./relative``, ``memory://``,
+    ``s3://bucket/prefix?region=...`` and any plugin's scheme; query parameters
+    are the backend section's keys. The mapping form is the YAML form (SPEC §7).
 
     Raises:
         ConfigError: the URL or mapping is invalid, or names an unknown backend.
     """
-    from ._config import open_store
+    return _config.sync_store(_config.load(target))
 
-    return open_store(target)
+
+def from_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Store:
+    """Open a store from a YAML or JSON file (``${NAME}`` interpolated), or a mapping.
+
+    Raises:
+        ConfigError: the file cannot be read, or its configuration is invalid.
+    """
+    return _config.sync_store(_config.load_config(source))
+
+
+def from_env(prefix: str = "OBJSTORE_") -> Store:
+    """Open a store from the environment.
+
+    ``<prefix>CONFIG`` (a YAML/JSON file) and/or ``<prefix>URL``, then overrides
+    ``<prefix><SECTION>_<KEY>`` such as ``OBJSTORE_S3_BUCKET``. With nothing
+    set, a local store in ``./objstore-data``.
+
+    Raises:
+        ConfigError: the configuration is invalid.
+    """
+    return _config.sync_store(_config.load_env(prefix))

@@ -1,48 +1,151 @@
-"""Backend names and URL schemes → factories that build a backend from its config section."""
+"""The backend registry: names (which are also URL schemes) → :class:`BackendSpec`.
+
+Built-in backends are registered here; third-party backends arrive through the
+``objstore.backends`` entry-point group and are loaded on first use, one at a
+time, so a broken plugin only affects configurations that name it.
+"""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, unquote
 
-from .backend import Backend
+from ._options import Option, Section
 from .errors import ConfigError
 
-Factory = Callable[[Mapping[str, Any]], Backend]
+if TYPE_CHECKING:
+    from .backend import Backend
 
-_FACTORIES: dict[str, Factory] = {}
-
-
-def register(name: str, factory: Factory) -> None:
-    """Register a backend under ``name`` (also its URL scheme); twice is an error."""
-    if name in _FACTORIES:
-        raise ConfigError(f"a backend named {name!r} is already registered")
-    _FACTORIES[name] = factory
+ENTRY_POINT_GROUP = "objstore.backends"
 
 
-def create(name: str, section: Mapping[str, Any]) -> Backend:
-    factory = _FACTORIES.get(name)
-    if factory is None:
-        known = ", ".join(sorted(_FACTORIES))
-        raise ConfigError(f"unknown backend {name!r}; available: {known}")
-    return factory(section)
+@dataclass(frozen=True)
+class Shared:
+    """The validated settings every backend shares (top-level config keys)."""
+
+    max_attempts: int = 5
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    breaker: bool = True
+    fail_max: int = 5
+    reset_timeout: float = 60.0
+    read_only: bool = False
+    max_workers: int = 16
 
 
-def _memory(section: Mapping[str, Any]) -> Backend:
-    from .backends.memory import MemoryBackend
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to configure and build one kind of backend.
 
-    return MemoryBackend()
+    Attributes:
+        name: The ``backend:`` value and URL scheme.
+        options: The schema of the backend's own config section.
+        factory: Builds the backend from the validated section and the shared
+            settings (retries, timeouts).
+        url_option: The option that receives a URL's location (``netloc + path``),
+            as ``root`` does for ``file:///srv/data``; ``None`` if URLs carry none.
+        parse_url: A custom URL reader returning the section's raw values, for
+            schemes whose location has structure (``s3://bucket/prefix``).
+        doc: One line for listings and error messages.
+    """
+
+    name: str
+    options: Mapping[str, Option]
+    factory: Callable[[Section, Shared], Backend]
+    url_option: str | None = None
+    parse_url: Callable[[SplitResult], dict[str, Any]] | None = None
+    doc: str = ""
+    origin: str = field(default="objstore", compare=False)
+
+    def section_from_url(self, url: SplitResult) -> dict[str, Any]:
+        if self.parse_url is not None:
+            return self.parse_url(url)
+        location = unquote(url.netloc + url.path)
+        if not location:
+            return {}
+        if self.url_option is None:
+            raise ConfigError(f"a {self.name}:// URL takes no location, only ?key=value options")
+        return {self.url_option: location}
 
 
-def _file(section: Mapping[str, Any]) -> Backend:
-    from .backends.local import FileBackend
+class _Registry:
+    def __init__(self) -> None:
+        self._specs: dict[str, BackendSpec] = {}
+        self._plugins: set[str] = set()  # names whose spec came from an entry point
+        self._lock = threading.Lock()
 
-    if "root" not in section:
-        raise ConfigError(
-            "the file backend needs 'root' (the directory to store objects in)", backend="file"
-        )
-    return FileBackend(section["root"])
+    def register(self, spec: BackendSpec) -> None:
+        with self._lock:
+            if spec.name in self._specs:
+                other = self._specs[spec.name].origin
+                raise ConfigError(
+                    f"a backend named {spec.name!r} is already registered (by {other}); "
+                    "backend names must be unique"
+                )
+            self._specs[spec.name] = spec
+
+    def get(self, name: str) -> BackendSpec:
+        spec = self._specs.get(name)
+        if spec is None:
+            return self._load_entry_point(name)
+        if name not in self._plugins and any(ep.name == name for ep in _entry_points()):
+            plugin = next(_dist_name(ep) for ep in _entry_points() if ep.name == name)
+            raise ConfigError(
+                f"backend {name!r} is registered twice: by {spec.origin} and by {plugin}'s "
+                f"{ENTRY_POINT_GROUP!r} entry point"
+            )
+        return spec
+
+    def names(self) -> list[str]:
+        return sorted(set(self._specs) | {ep.name for ep in _entry_points()})
+
+    def _load_entry_point(self, name: str) -> BackendSpec:
+        found = [ep for ep in _entry_points() if ep.name == name]
+        if not found:
+            raise ConfigError(
+                f"unknown backend {name!r}; available: {', '.join(self.names())} "
+                f"(third-party backends register under the {ENTRY_POINT_GROUP!r} entry points)"
+            )
+        if len(found) > 1:
+            sources = ", ".join(sorted(_dist_name(ep) for ep in found))
+            raise ConfigError(f"backend {name!r} is registered twice, by {sources}")
+        entry = found[0]
+        try:
+            spec = entry.load()
+        except Exception as exc:
+            raise ConfigError(f"cannot load backend {name!r} from {entry.value}: {exc}") from exc
+        if not isinstance(spec, BackendSpec) or spec.name != name:
+            raise ConfigError(
+                f"entry point {name!r} ({entry.value}) must be a BackendSpec named {name!r}"
+            )
+        self.register(_with_origin(spec, _dist_name(entry)))
+        self._plugins.add(name)
+        return spec
 
 
-register("memory", _memory)
-register("file", _file)
+@functools.cache
+def _entry_points() -> tuple[metadata.EntryPoint, ...]:
+    # Scanning installed distributions is slow; installing one while running is rare.
+    return tuple(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _dist_name(entry: metadata.EntryPoint) -> str:
+    dist = entry.dist
+    return dist.name if dist is not None else entry.value
+
+
+def _with_origin(spec: BackendSpec, origin: str) -> BackendSpec:
+    return replace(spec, origin=origin)
+
+
+REGISTRY = _Registry()
+
+
+def register_backend(spec: BackendSpec) -> None:
+    """Register a backend programmatically; registering a name twice is a ``ConfigError``."""
+    REGISTRY.register(spec)

@@ -50,20 +50,48 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from ._listing import collapse, prefix_end
 from ._models import Capabilities, CommonPrefix, ObjectInfo
+from ._options import (
+    REQUIRED,
+    Option,
+    Section,
+    as_bool,
+    as_duration,
+    as_int,
+    as_size,
+    as_str,
+    bool_or_path,
+    one_of,
+    optional,
+)
 from ._payload import Payload
+from ._registry import BackendSpec, Shared, register_backend
 from .errors import UnsupportedOperationError
 
 __all__ = [
     "Backend",
     "BackendBase",
+    "BackendSpec",
     "Capabilities",
     "CommonPrefix",
     "ObjectInfo",
+    "Option",
     "Payload",
+    "REQUIRED",
     "ReadStream",
+    "Section",
+    "Shared",
     "WriteMode",
+    "as_bool",
+    "as_duration",
+    "as_int",
+    "as_size",
+    "as_str",
+    "bool_or_path",
     "collapse",
+    "one_of",
+    "optional",
     "prefix_end",
+    "register_backend",
 ]
 
 
@@ -126,15 +154,17 @@ class ReadStream(Protocol):
 
 @runtime_checkable
 class Backend(Protocol):
-    """The primitives a storage backend implements (see the module docstring).
+    """The primitives a storage backend implements (see the module docstring)."""
 
-    Attributes:
-        name: Short backend name used in errors and logs (``"file"``, ``"s3"``).
-        capabilities: What the backend does natively.
-    """
+    @property
+    def name(self) -> str:
+        """Short backend name used in errors and logs (``"file"``, ``"s3"``)."""
+        ...
 
-    name: str
-    capabilities: Capabilities
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend does natively."""
+        ...
 
     def put(
         self,
@@ -228,7 +258,10 @@ class BackendBase:
 
     def presign(self, key: str, *, method: str, expires: int, content_type: str | None) -> str:
         raise UnsupportedOperationError(
-            f"the {self.name} backend cannot presign URLs", key=key, backend=self.name
+            f"the {self.name} backend cannot presign URLs natively, and signed URLs served by "
+            "objstore itself (base_url and signing_key) are not available in this version",
+            key=key,
+            backend=self.name,
         )
 
     def close(self) -> None:
