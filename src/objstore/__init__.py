@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _config
+from ._async_store import AsyncChunkIterator, AsyncObjectReader, AsyncStore
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._reader import ObjectReader
 from ._store import Store
@@ -33,6 +34,9 @@ from .errors import (
 )
 
 __all__ = [
+    "AsyncChunkIterator",
+    "AsyncObjectReader",
+    "AsyncStore",
     "Capabilities",
     "CircuitOpenError",
     "CommonPrefix",
@@ -51,8 +55,11 @@ __all__ = [
     "UnsupportedOperationError",
     "__version__",
     "from_config",
+    "from_config_async",
     "from_env",
+    "from_env_async",
     "open",
+    "open_async",
 ]
 
 
@@ -89,3 +96,18 @@ def from_env(prefix: str = "OBJSTORE_") -> Store:
         ConfigError: the configuration is invalid.
     """
     return _config.sync_store(_config.load_env(prefix))
+
+
+def open_async(target: str | Mapping[str, Any]) -> AsyncStore:
+    """Like :func:`open`, returning an :class:`AsyncStore` (pool size: ``max_workers``)."""
+    return _config.async_store(_config.load(target))
+
+
+def from_config_async(source: str | os.PathLike[str] | Mapping[str, Any]) -> AsyncStore:
+    """Like :func:`from_config`, returning an :class:`AsyncStore`."""
+    return _config.async_store(_config.load_config(source))
+
+
+def from_env_async(prefix: str = "OBJSTORE_") -> AsyncStore:
+    """Like :func:`from_env`, returning an :class:`AsyncStore`."""
+    return _config.async_store(_config.load_env(prefix))

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import _builtin  # noqa: F401 - registers the built-in backends
+from ._async_store import AsyncStore
 from ._options import (
     Option,
     Section,
@@ -69,6 +70,10 @@ class Config:
 
 def sync_store(config: Config) -> Store:
     return Store(build(config))
+
+
+def async_store(config: Config) -> AsyncStore:
+    return AsyncStore(build(config), max_workers=config.shared.max_workers)
 
 
 def load(target: str | Mapping[str, Any]) -> Config:

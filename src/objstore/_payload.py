@@ -18,6 +18,10 @@ DEFAULT_CHUNK = 1 << 20
 BUFFER_SLICE = 8 << 20  # in-memory data is handed out in slices, so progress moves
 
 
+class UploadCancelled(Exception):  # noqa: N818 - it is a signal, not a fault
+    """Raised by a cancelled :class:`Payload`'s reads, so the backend abandons the write."""
+
+
 class SupportsRead(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
@@ -44,6 +48,15 @@ class Payload:
         self._progress = progress
         self._pending = memoryview(b"")
         self._done = 0
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Make the next read raise :class:`UploadCancelled` (thread-safe).
+
+        An ``AsyncStore`` calls this when the task awaiting a ``put`` is
+        cancelled, so the backend fails the write and cleans up.
+        """
+        self._cancelled = True
 
     @property
     def bytes_read(self) -> int:
@@ -84,6 +97,9 @@ class Payload:
         return data
 
     def _next(self) -> bytes | memoryview | None:
+        if self._cancelled:
+            self.failure = UploadCancelled("the upload was cancelled")
+            raise self.failure
         try:
             for chunk in self._chunks:
                 if len(chunk):

@@ -5,6 +5,11 @@ and arguments before any I/O, refuses calls after ``close``, guesses content
 types, maps stray exceptions to the error tree, and provides every convenience
 (``exists``, ``get_stream``, ``open``, and fallbacks for ``copy`` and
 ``delete_many`` where the backend has no native call).
+
+``StoreBase`` holds everything ``Store`` and ``AsyncStore`` share: the checks
+(``_prepare_*``, no I/O) and one synchronous routine per operation
+(``_sync_*``: the backend call and its error mapping). ``Store`` calls the
+routines directly; ``AsyncStore`` runs the same routines in its worker pool.
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ _BUILTIN_ERRORS: tuple[tuple[type[Exception], type[ObjstoreError], str], ...] = 
     (TimeoutError, UnavailableError, "backend timed out"),
 )
 
+PutArgs = tuple[str, str, dict[str, str], WriteMode]
+
 
 class StoreBase:
-    """Everything ``Store`` and ``AsyncStore`` share: state, checks and error mapping."""
+    """Everything ``Store`` and ``AsyncStore`` share: state, checks, error mapping and
+    the synchronous body of each operation."""
 
     def __init__(self, backend: Backend):
         self._backend = backend
@@ -52,16 +60,22 @@ class StoreBase:
 
     @property
     def closed(self) -> bool:
-        """Whether ``close`` has been called."""
+        """Whether the store has been closed."""
         return self._closed
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<{type(self).__name__} {self._backend!r}{state}>"
 
+    # -- checks, before any I/O ----------------------------------------------------------
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError(f"this {self._name} store is closed", backend=self._name)
+
+    def _prepare_key(self, key: str) -> str:
+        self._check_open()
+        return check_key(key)
 
     def _prepare_put(
         self,
@@ -70,15 +84,21 @@ class StoreBase:
         metadata: Mapping[str, str] | None,
         if_match: str | None,
         if_none_match: str | None,
-    ) -> tuple[str, str, dict[str, str], WriteMode]:
-        self._check_open()
-        key = check_key(key)
+    ) -> PutArgs:
+        key = self._prepare_key(key)
         content_type = _checks.check_content_type(content_type)
         meta = _checks.check_metadata(metadata)
         mode = _checks.check_mode(if_match, if_none_match)
         if mode.conditional:
             self._require_conditional(key)
         return key, content_type or _checks.guess_content_type(key), meta, mode
+
+    def _prepare_read(
+        self, key: str, offset: int, length: int | None
+    ) -> tuple[str, int, int | None]:
+        key = self._prepare_key(key)
+        offset, length = _checks.check_range(offset, length)
+        return key, offset, length
 
     def _prepare_copy(self, src_key: str, dst_key: str, if_none_match: str | None) -> WriteMode:
         self._check_open()
@@ -104,6 +124,13 @@ class StoreBase:
             raise TypeError("delete_many() takes an iterable of keys, not a single key")
         return [check_key(key) for key in keys]
 
+    def _prepare_presign(
+        self, key: str, method: str, expires: int | timedelta, content_type: str | None
+    ) -> tuple[str, str, int]:
+        key = self._prepare_key(key)
+        verb, seconds = _checks.check_presign(method, expires, content_type)
+        return key, verb, seconds
+
     def _require_conditional(self, key: str) -> None:
         if not self._backend.capabilities.conditional_put:
             raise UnsupportedOperationError(
@@ -128,6 +155,86 @@ class StoreBase:
                 where = f" for {key!r}" if key is not None else ""
                 raise mapped(f"{self._name}: {what}{where}", key=key, backend=self._name) from exc
         raise exc
+
+    # -- the synchronous body of each operation (I/O) ------------------------------------
+
+    def _sync_put(self, args: PutArgs, payload: Payload) -> ObjectInfo:
+        key, content_type, metadata, mode = args
+        try:
+            return self._backend.put(
+                key, payload, content_type=content_type, metadata=metadata, mode=mode
+            )
+        except Exception as exc:
+            self._fail(exc, key, payload)
+
+    def _open_cursor(self, key: str, offset: int, length: int | None) -> RangeCursor:
+        try:
+            stream = self._backend.get(key, offset=offset, length=length)
+        except Exception as exc:
+            self._fail(exc, key)
+        return RangeCursor(self._backend, key, stream, offset, length, self._fail)
+
+    def _sync_stat(self, key: str) -> ObjectInfo:
+        try:
+            return self._backend.stat(key)
+        except Exception as exc:
+            self._fail(exc, key)
+
+    def _sync_exists(self, key: str) -> bool:
+        try:
+            self._sync_stat(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def _sync_delete(self, key: str) -> None:
+        try:
+            self._backend.delete(key)
+        except Exception as exc:
+            self._fail(exc, key)
+
+    def _sync_delete_many(self, keys: builtins.list[str]) -> None:
+        try:
+            if self._backend.capabilities.batch_delete:
+                if keys:
+                    self._backend.delete_many(keys)
+                return
+            for key in keys:
+                self._backend.delete(key)
+        except Exception as exc:
+            self._fail(exc, None)
+
+    def _sync_list(
+        self, prefix: str, delimiter: str | None, start_after: str | None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        try:
+            yield from self._backend.list(prefix, delimiter=delimiter, start_after=start_after)
+        except Exception as exc:
+            self._fail(exc, None)
+
+    def _sync_copy(self, src_key: str, dst_key: str, mode: WriteMode) -> ObjectInfo:
+        if self._backend.capabilities.server_side_copy:
+            try:
+                return self._backend.copy(src_key, dst_key, mode=mode)
+            except Exception as exc:
+                self._fail(exc, src_key)
+        cursor = self._open_cursor(src_key, 0, None)
+        source = cursor.info
+        payload = Payload(_cursor_chunks(cursor), source.size)
+        try:
+            content_type = source.content_type or _checks.guess_content_type(dst_key)
+            args = (dst_key, content_type, dict(source.metadata or {}), mode)
+            return self._sync_put(args, payload)
+        finally:
+            cursor.close()
+
+    def _sync_presign(self, key: str, verb: str, seconds: int, content_type: str | None) -> str:
+        try:
+            return self._backend.presign(
+                key, method=verb, expires=seconds, content_type=content_type
+            )
+        except Exception as exc:
+            self._fail(exc, key)
 
 
 class Store(StoreBase):
@@ -168,14 +275,8 @@ class Store(StoreBase):
             UnsupportedOperationError: a condition was given to a backend without
                 race-free conditional writes.
         """
-        key, ctype, meta, mode = self._prepare_put(
-            key, content_type, metadata, if_match, if_none_match
-        )
-        payload = make_payload(data, progress)
-        try:
-            return self._backend.put(key, payload, content_type=ctype, metadata=meta, mode=mode)
-        except Exception as exc:
-            self._fail(exc, key, payload)
+        args = self._prepare_put(key, content_type, metadata, if_match, if_none_match)
+        return self._sync_put(args, make_payload(data, progress))
 
     def get(self, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
         """Return the object's bytes, or the range ``[offset, offset + length)``.
@@ -183,7 +284,7 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        return self._cursor(key, offset, length).read_all()
+        return self._open_cursor(*self._prepare_read(key, offset, length)).read_all()
 
     def get_stream(
         self, key: str, *, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20
@@ -198,7 +299,8 @@ class Store(StoreBase):
             NotFoundError: the key does not exist.
         """
         chunk_size = _checks.check_chunk_size(chunk_size)
-        return ChunkIterator(self._cursor(key, offset, length), chunk_size)
+        cursor = self._open_cursor(*self._prepare_read(key, offset, length))
+        return ChunkIterator(cursor, chunk_size)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> ObjectReader:
         """Open the object (or a range of it) as a read-only, seekable binary file with ``.info``.
@@ -206,7 +308,7 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        return ObjectReader(self._cursor(key, offset, length))
+        return ObjectReader(self._open_cursor(*self._prepare_read(key, offset, length)))
 
     def stat(self, key: str) -> ObjectInfo:
         """Describe the object, content type and metadata included.
@@ -214,45 +316,22 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        self._check_open()
-        key = check_key(key)
-        try:
-            return self._backend.stat(key)
-        except Exception as exc:
-            self._fail(exc, key)
+        return self._sync_stat(self._prepare_key(key))
 
     def exists(self, key: str) -> bool:
         """Tell whether an object has this key."""
-        try:
-            self.stat(key)
-        except NotFoundError:
-            return False
-        return True
+        return self._sync_exists(self._prepare_key(key))
 
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
-        self._check_open()
-        key = check_key(key)
-        try:
-            self._backend.delete(key)
-        except Exception as exc:
-            self._fail(exc, key)
+        self._sync_delete(self._prepare_key(key))
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove several objects, with the backend's batch call where it has one.
 
         Every key is checked before anything is deleted; missing keys are fine.
         """
-        checked = self._prepare_keys(keys)
-        try:
-            if self._backend.capabilities.batch_delete:
-                if checked:
-                    self._backend.delete_many(checked)
-                return
-            for key in checked:
-                self._backend.delete(key)
-        except Exception as exc:
-            self._fail(exc, None)
+        self._sync_delete_many(self._prepare_keys(keys))
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, start_after: str | None = None
@@ -266,15 +345,7 @@ class Store(StoreBase):
         """
         if not self._prepare_list(prefix, delimiter, start_after):
             return iter(())
-        return self._list(prefix, delimiter, start_after)
-
-    def _list(
-        self, prefix: str, delimiter: str | None, start_after: str | None
-    ) -> Iterator[ObjectInfo | CommonPrefix]:
-        try:
-            yield from self._backend.list(prefix, delimiter=delimiter, start_after=start_after)
-        except Exception as exc:
-            self._fail(exc, None)
+        return self._sync_list(prefix, delimiter, start_after)
 
     def copy(self, src_key: str, dst_key: str, *, if_none_match: str | None = None) -> ObjectInfo:
         """Copy an object with its content type and metadata; server-side where possible.
@@ -284,26 +355,7 @@ class Store(StoreBase):
             PreconditionFailedError: ``if_none_match="*"`` and the target exists.
         """
         mode = self._prepare_copy(src_key, dst_key, if_none_match)
-        if self._backend.capabilities.server_side_copy:
-            try:
-                return self._backend.copy(src_key, dst_key, mode=mode)
-            except Exception as exc:
-                self._fail(exc, src_key)
-        cursor = self._cursor(src_key, 0, None)
-        source = cursor.info
-        payload = Payload(_cursor_chunks(cursor), source.size)
-        try:
-            return self._backend.put(
-                dst_key,
-                payload,
-                content_type=source.content_type or _checks.guess_content_type(dst_key),
-                metadata=dict(source.metadata or {}),
-                mode=mode,
-            )
-        except Exception as exc:
-            self._fail(exc, dst_key)
-        finally:
-            cursor.close()
+        return self._sync_copy(src_key, dst_key, mode)
 
     def presign(
         self,
@@ -319,15 +371,8 @@ class Store(StoreBase):
             UnsupportedOperationError: the store cannot presign; the message says
                 what configuration is missing.
         """
-        self._check_open()
-        key = check_key(key)
-        verb, seconds = _checks.check_presign(method, expires, content_type)
-        try:
-            return self._backend.presign(
-                key, method=verb, expires=seconds, content_type=content_type
-            )
-        except Exception as exc:
-            self._fail(exc, key)
+        key, verb, seconds = self._prepare_presign(key, method, expires, content_type)
+        return self._sync_presign(key, verb, seconds, content_type)
 
     def close(self) -> None:
         """Release the backend's resources; later calls raise ``StoreClosedError``."""
@@ -340,16 +385,6 @@ class Store(StoreBase):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def _cursor(self, key: str, offset: int, length: int | None) -> RangeCursor:
-        self._check_open()
-        key = check_key(key)
-        offset, length = _checks.check_range(offset, length)
-        try:
-            stream = self._backend.get(key, offset=offset, length=length)
-        except Exception as exc:
-            self._fail(exc, key)
-        return RangeCursor(self._backend, key, stream, offset, length, self._fail)
 
 
 def _cursor_chunks(cursor: RangeCursor, size: int = 1 << 20) -> Iterator[bytes]:

@@ -34,6 +34,8 @@ checks each of them through the public ``Store`` API. A backend:
   calls them only when ``capabilities`` says so (``server_side_copy``,
   ``batch_delete``, ``presign``) and otherwise falls back or refuses.
 - MUST release everything in ``close``; the store never calls it twice.
+- MAY set ``blocking = False`` when no call ever blocks (the memory backend):
+  ``AsyncStore`` then runs its calls on the event loop instead of a worker pool.
 
 :class:`BackendBase` gives the optional methods a refusing default, so a minimal
 backend implements ``put``, ``get``, ``stat``, ``delete`` and ``list``. Two
@@ -245,6 +247,7 @@ class BackendBase:
 
     name: str = "backend"
     capabilities: Capabilities = Capabilities()
+    blocking: bool = True
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         raise UnsupportedOperationError(

@@ -26,6 +26,11 @@ class Layer:
     def capabilities(self) -> Capabilities:
         return self.inner.capabilities
 
+    @property
+    def blocking(self) -> bool:
+        """Whether calls may block (``AsyncStore`` runs them in its pool if so)."""
+        return bool(getattr(self.inner, "blocking", True))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
 

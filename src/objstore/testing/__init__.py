@@ -40,6 +40,7 @@ from ._objects import DeleteTests, ErrorTests, KeyTests, MetadataTests, PutTests
 from ._writes import ConcurrencyTests, ConditionalTests, ConflictTests, CopyTests, LifecycleTests
 
 __all__ = [
+    "AsyncConformanceSuite",
     "ConformanceSuite",
     "INVALID_KEYS",
     "StoreStateMachine",
@@ -88,3 +89,6 @@ class ConformanceSuite(
                 database=None,
             ),
         )
+
+
+from ._async import AsyncConformanceSuite  # noqa: E402 - it subclasses ConformanceSuite

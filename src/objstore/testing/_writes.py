@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -230,8 +231,12 @@ class ConcurrencyTests:
         reads = [0]
 
         def write() -> None:
+            # at least 40 overwrites, and on until the readers have overlapped a few
+            deadline = time.monotonic() + 30
+            i = 0
             try:
-                for i in range(1, 41):
+                while i < 40 or (reads[0] < 12 and time.monotonic() < deadline):
+                    i += 1
                     letter = bytes([65 + i % 4])
                     info = store.put("hot", letter * size, metadata={"letter": letter.decode()})
                     written[info.etag] = letter

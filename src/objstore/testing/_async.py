@@ -1,0 +1,246 @@
+"""``AsyncConformanceSuite``: the whole kit on an ``AsyncStore``, plus what is async only."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .._async_store import AsyncStore
+from ..errors import NotFoundError, StoreClosedError
+from . import ConformanceSuite
+from ._helpers import keys_of, pattern
+from ._portal import BlockingStore, Portal
+
+MIB = 1 << 20
+
+
+class AsyncConformanceSuite(ConformanceSuite):
+    """Every ``ConformanceSuite`` test, run through the ``AsyncStore`` API, and the
+    async-only behaviour: async sources, cancellation, a loop that never blocks.
+
+    Override the ``async_store`` fixture (a plain fixture: building an
+    ``AsyncStore`` needs no event loop) to yield a fresh, empty store; the kit
+    closes it.
+    """
+
+    #: the worst event-loop lag tolerated while the store works (seconds)
+    max_loop_lag = 0.050
+
+    @pytest.fixture
+    def async_store(self) -> Iterator[AsyncStore]:
+        raise NotImplementedError("override 'async_store' to yield a fresh, empty AsyncStore")
+        yield  # pragma: no cover
+
+    @pytest.fixture
+    def portal(self, async_store: AsyncStore) -> Iterator[Portal]:
+        portal = Portal()
+        yield portal
+        portal.run(async_store.aclose())
+        portal.close()
+
+    @pytest.fixture
+    def store(self, async_store: AsyncStore, portal: Portal) -> BlockingStore:
+        return BlockingStore(async_store, portal)
+
+    # -- async sources -------------------------------------------------------------------
+
+    def test_async_put_from_an_async_iterable(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        async def body() -> None:
+            async def chunks() -> AsyncIterator[bytes]:
+                for i in range(7):
+                    await asyncio.sleep(0)
+                    yield pattern(300_001, seed=i)
+
+            seen: list[tuple[int, int | None]] = []
+            info = await async_store.put("up", chunks(), progress=lambda d, t: seen.append((d, t)))
+            expected = b"".join([pattern(300_001, seed=i) for i in range(7)])
+            assert info.size == len(expected)
+            assert await async_store.get("up") == expected
+            assert seen[-1] == (len(expected), None)
+
+        portal.run(body())
+
+    def test_async_put_from_an_async_reader(self, async_store: AsyncStore, portal: Portal) -> None:
+        class Upload:  # what an ASGI framework's UploadFile offers
+            def __init__(self, data: bytes):
+                self._file = io.BytesIO(data)
+
+            async def read(self, size: int = -1) -> bytes:
+                await asyncio.sleep(0)
+                return self._file.read(size)
+
+        async def body() -> None:
+            data = pattern(2 * MIB + 17)
+            await async_store.put("upload.bin", Upload(data), content_type="image/png")
+            assert await async_store.get("upload.bin") == data
+            assert (await async_store.stat("upload.bin")).content_type == "image/png"
+
+        portal.run(body())
+
+    def test_async_source_failure_keeps_the_old_object(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        class ClientWentAwayError(Exception):
+            pass
+
+        async def body() -> None:
+            await async_store.put("k", b"old")
+
+            async def failing() -> AsyncIterator[bytes]:
+                yield b"new" * 100_000
+                raise ClientWentAwayError
+
+            with pytest.raises(ClientWentAwayError):
+                await async_store.put("k", failing())
+            assert await async_store.get("k") == b"old"
+            with pytest.raises(ClientWentAwayError):
+                await async_store.put("fresh/key", failing())
+            assert keys_of([i async for i in async_store.list()]) == ["k"]
+
+        portal.run(body())
+
+    def test_cancelled_upload_leaves_nothing(self, async_store: AsyncStore, portal: Portal) -> None:
+        async def body() -> None:
+            await async_store.put("k", b"old")
+            started = asyncio.Event()
+
+            async def stalls() -> AsyncIterator[bytes]:
+                yield pattern(MIB)
+                started.set()
+                await asyncio.sleep(3600)  # the client stops sending
+                yield b"never"
+
+            for key in ("k", "new/key"):
+                started.clear()
+                task = asyncio.create_task(async_store.put(key, stalls()))
+                await started.wait()
+                task.cancel()
+                began = time.monotonic()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert time.monotonic() - began < 10, "cancellation waited for the source"
+            assert await async_store.get("k") == b"old"
+            assert keys_of([i async for i in async_store.list()]) == ["k"]
+
+        portal.run(body())
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def test_async_get_stream_is_an_async_iterator(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        async def body() -> None:
+            data = pattern(100_000)
+            await async_store.put("k", data)
+            stream = async_store.get_stream("k", offset=10, chunk_size=30_000)
+            chunks = [chunk async for chunk in stream]
+            assert all(len(c) <= 30_000 for c in chunks)
+            assert b"".join(chunks) == data[10:]
+            assert stream.info is not None and stream.info.size == len(data)
+            async with async_store.get_stream("k", chunk_size=10) as early:
+                assert await early.__anext__() == data[:10]
+            with pytest.raises(NotFoundError):
+                async for _ in async_store.get_stream("missing"):
+                    pass
+
+        portal.run(body())
+
+    def test_async_open_reads_like_a_file(self, async_store: AsyncStore, portal: Portal) -> None:
+        async def body() -> None:
+            await async_store.put("k", b"first line\nsecond line\n" + pattern(5000))
+            async with await async_store.open("k") as reader:
+                assert reader.info.size == 23 + 5000
+                assert await reader.readline() == b"first line\n"
+                assert await reader.read(6) == b"second"
+                assert reader.tell() == 17
+                await reader.seek(-4, io.SEEK_END)
+                assert await reader.read() == pattern(5000)[-4:]
+            assert reader.closed
+
+        portal.run(body())
+
+    # -- the event loop ------------------------------------------------------------------
+
+    def test_event_loop_is_never_blocked(self, async_store: AsyncStore, portal: Portal) -> None:
+        """A task sleeping 5 ms in a loop measures the loop's lag while 64 MiB stream in
+        and out and 200 small operations run concurrently."""
+
+        async def body() -> float:
+            stop = asyncio.Event()
+            worst = 0.0
+
+            async def probe() -> None:
+                nonlocal worst
+                while not stop.is_set():
+                    began = time.perf_counter()
+                    await asyncio.sleep(0.005)
+                    worst = max(worst, time.perf_counter() - began - 0.005)
+
+            async def big() -> AsyncIterator[bytes]:
+                for i in range(64):
+                    yield pattern(MIB, seed=i)
+
+            async def small(i: int) -> None:
+                await async_store.put(f"small/{i}", b"x" * 1000, metadata={"i": str(i)})
+                assert (await async_store.stat(f"small/{i}")).size == 1000
+                assert await async_store.get(f"small/{i}") == b"x" * 1000
+
+            async def stream_in_and_out() -> int:
+                await async_store.put("big", big())
+                total = 0
+                async for chunk in async_store.get_stream("big"):
+                    total += len(chunk)
+                return total
+
+            probing = asyncio.create_task(probe())
+            await asyncio.sleep(0.02)
+            total, *_ = await asyncio.gather(stream_in_and_out(), *(small(i) for i in range(200)))
+            stop.set()
+            await probing
+            assert total == 64 * MIB
+            return worst
+
+        gc.collect()
+        gc.freeze()  # the collector's passes over the test runner's heap are not the store's doing
+        try:
+            worst = portal.run(body())
+        finally:
+            gc.unfreeze()
+        assert worst < self.max_loop_lag, f"the event loop lagged {worst * 1000:.1f} ms"
+
+    def test_the_loops_default_executor_is_never_used(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        class Refusing(ThreadPoolExecutor):
+            def submit(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+                raise AssertionError("the loop's default executor was used")
+
+        async def body() -> None:
+            asyncio.get_running_loop().set_default_executor(Refusing())
+            await async_store.put("k", io.BytesIO(b"file object"))
+            await async_store.copy("k", "c")
+            assert [i.key async for i in async_store.list()] == ["c", "k"]
+            assert await async_store.get("c") == b"file object"
+            await async_store.delete_many(["k", "c"])
+
+        portal.run(body())
+
+    def test_aclose_refuses_further_calls(self, async_store: AsyncStore, portal: Portal) -> None:
+        async def body() -> None:
+            await async_store.put("k", b"x")
+            await async_store.aclose()
+            await async_store.aclose()
+            with pytest.raises(StoreClosedError):
+                await async_store.get("k")
+            with pytest.raises(StoreClosedError):
+                async_store.list()
+
+        portal.run(body())
