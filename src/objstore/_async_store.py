@@ -82,7 +82,10 @@ class AsyncStore(StoreBase):
 
     async def get(self, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
         """See :meth:`Store.get`."""
-        cursor = await self._run(self._open_cursor, *self._prepare_read(key, offset, length))
+        read = self._prepare_read(key, offset, length)
+        if not self._inline:
+            return await self._run(self._sync_get, *read)  # one trip to the pool
+        cursor = await self._run(self._open_cursor, *read)
         return await self._run(cursor.read_all, heavy=cursor.remaining > _INLINE_MAX)
 
     def get_stream(

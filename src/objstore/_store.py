@@ -167,6 +167,9 @@ class StoreBase:
         except Exception as exc:
             self._fail(exc, key, payload)
 
+    def _sync_get(self, key: str, offset: int, length: int | None) -> bytes:
+        return self._open_cursor(key, offset, length).read_all()
+
     def _open_cursor(self, key: str, offset: int, length: int | None) -> RangeCursor:
         try:
             stream = self._backend.get(key, offset=offset, length=length)
@@ -284,7 +287,7 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        return self._open_cursor(*self._prepare_read(key, offset, length)).read_all()
+        return self._sync_get(*self._prepare_read(key, offset, length))
 
     def get_stream(
         self, key: str, *, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20

@@ -69,13 +69,8 @@ class CircuitBreakerLayer(Layer):
         trial = False if self._opened_at is None else self._admit(key)
         try:
             result = operation()
-        except CircuitOpenError:
-            raise
-        except UnavailableError:
-            self._record(success=False, trial=trial)
-            raise
-        except BaseException:
-            self._settle(trial)  # the backend answered, if with "no"
+        except BaseException as exc:
+            self._raised(exc, trial)
             raise
         self._settle(trial)
         return result
@@ -83,6 +78,16 @@ class CircuitBreakerLayer(Layer):
     def _settle(self, trial: bool) -> None:
         if trial or self._failures:
             self._record(success=True, trial=trial)
+
+    def _raised(self, exc: BaseException, trial: bool) -> None:
+        """Count an ``UnavailableError`` as a failure; any other exception is an answer
+        (an error the backend gave, or the caller stopping a listing)."""
+        if isinstance(exc, CircuitOpenError):
+            return  # failing fast is not an answer
+        if isinstance(exc, UnavailableError):
+            self._record(success=False, trial=trial)
+        else:
+            self._settle(trial)
 
     def _admit(self, key: str | None) -> bool:
         """Let the call through (returning whether it is the trial) or fail fast."""
@@ -162,13 +167,8 @@ class CircuitBreakerLayer(Layer):
         trial = False if self._opened_at is None else self._admit(None)
         try:
             yield from self.inner.list(prefix, delimiter=delimiter, start_after=start_after)
-        except CircuitOpenError:
-            raise
-        except UnavailableError:
-            self._record(success=False, trial=trial)
-            raise
-        except BaseException:
-            self._settle(trial)  # an answer, or the caller stopped listing
+        except BaseException as exc:
+            self._raised(exc, trial)
             raise
         self._settle(trial)
 
