@@ -83,8 +83,11 @@ def _s3(section: Section, shared: Shared) -> Backend:
     from .layers import PrefixLayer
 
     options = {key: section[key] for key in section.values if key != "prefix"}
+    # every worker of an AsyncStore may hold a connection: size the pool for them too
+    connections = max(10, 2 * options["max_concurrency"], shared.max_workers)
     backend: Backend = S3Backend(
         options.pop("bucket"),
+        max_connections=connections,
         max_attempts=shared.max_attempts,
         connect_timeout=shared.connect_timeout,
         read_timeout=shared.read_timeout,

@@ -512,6 +512,7 @@ def test_options_override_the_preset() -> None:
         ({"max_concurrency": 0}, "max_concurrency"),
         ({"batch_delete_size": 1001}, "batch_delete_size"),
         ({"max_attempts": 0}, "max_attempts"),
+        ({"max_connections": 0}, "max_connections"),
         ({"read_timeout": 0}, "read_timeout"),
         ({"verify": "/no/such/ca.pem"}, "verify"),
         ({"access_key_id": "AKIA"}, "secret_access_key"),

@@ -40,7 +40,7 @@ def test_s3_url_carries_bucket_prefix_and_options() -> None:
 def test_url_query_keys_are_validated_like_any_key() -> None:
     with pytest.raises(objstore.ConfigError, match="did you mean 'region'"):
         objstore.open("s3://bucket?regin=eu-west-1")
-    with pytest.raises(objstore.ConfigError, match="'file.fsync': expected true or false"):
+    with pytest.raises(objstore.ConfigError, match=r"'file\.fsync': expected true or false"):
         objstore.open("file:///tmp/x?fsync=maybe")
 
 
@@ -374,3 +374,22 @@ def test_circuit_breaker_can_be_disabled() -> None:
     assert "CircuitBreakerLayer" in repr(objstore.open("memory://"))
     store = objstore.open({"backend": "memory", "circuit_breaker": {"enabled": False}})
     assert "CircuitBreakerLayer" not in repr(store)
+
+
+@pytest.mark.parametrize(("workers", "expected"), [(4, 16), (64, 64)])
+def test_s3_connection_pool_covers_the_async_workers(workers: int, expected: int) -> None:
+    """Every worker of an AsyncStore may hold a connection: the pool is at least
+    ``max_workers`` (else ``2 x max_concurrency``, 16 by default)."""
+    backend = _config.build(
+        _config.load(
+            {
+                "backend": "s3",
+                "s3": {"bucket": "b", "region": "us-east-1", "access_key_id": "k",
+                       "secret_access_key": "s"},
+                "max_workers": workers,
+            }
+        )
+    )
+    while hasattr(backend, "inner"):
+        backend = backend.inner
+    assert backend.client.meta.config.max_pool_connections == expected  # type: ignore[attr-defined]

@@ -116,6 +116,7 @@ class S3Options:
     multipart_threshold: int
     part_size: int
     max_concurrency: int
+    max_connections: int | None
     max_attempts: int
     connect_timeout: float
     read_timeout: float
@@ -164,7 +165,7 @@ _OPTIONAL_STRINGS = (
 )  # fmt: skip
 _PASSED_THROUGH = (
     *_OPTIONAL_STRINGS, "verify", "multipart_threshold", "part_size", "max_concurrency",
-    "max_attempts", "connect_timeout", "read_timeout",
+    "max_connections", "max_attempts", "connect_timeout", "read_timeout",
 )  # fmt: skip
 
 
@@ -224,6 +225,8 @@ def _check_sizes(given: dict[str, object], batch: object) -> None:
     _check_int("part_size", part, MIN_PART_SIZE, MAX_PART_SIZE)
     _check_int("max_concurrency", given["max_concurrency"], 1, 256)
     _check_int("max_attempts", given["max_attempts"], 1, 100)
+    if given["max_connections"] is not None:
+        _check_int("max_connections", given["max_connections"], 1, 1024)
     _check_int("batch_delete_size", batch, 1, MAX_BATCH_DELETE)
     for name in ("connect_timeout", "read_timeout"):
         value = given[name]

@@ -119,6 +119,9 @@ class S3Backend(BackendBase):
         multipart_threshold: Larger uploads go in parts (at most 5 GiB).
         part_size: The size of parts (5 MiB to 5 GiB); grows for huge uploads.
         max_concurrency: Parts in flight at once, per upload.
+        max_connections: Connections the client keeps open; ``None``:
+            ``max(10, 2 * max_concurrency)``. Raise it to the number of threads
+            that share the store; from configuration, it covers ``max_workers`` too.
         max_attempts: Attempts per request, retries included (boto3 standard mode).
         connect_timeout: Seconds to wait for a connection.
         read_timeout: Seconds to wait for data on a connection.
@@ -149,6 +152,7 @@ class S3Backend(BackendBase):
         multipart_threshold: int = 16 * MiB,
         part_size: int = 8 * MiB,
         max_concurrency: int = 8,
+        max_connections: int | None = None,
         max_attempts: int = 5,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
@@ -164,7 +168,8 @@ class S3Backend(BackendBase):
                 "checksums": checksums, "nested_keys": nested_keys,
                 "batch_delete_size": batch_delete_size, "verify": verify,
                 "multipart_threshold": multipart_threshold, "part_size": part_size,
-                "max_concurrency": max_concurrency, "max_attempts": max_attempts,
+                "max_concurrency": max_concurrency, "max_connections": max_connections,
+                "max_attempts": max_attempts,
                 "connect_timeout": connect_timeout, "read_timeout": read_timeout,
             },
         )  # fmt: skip
