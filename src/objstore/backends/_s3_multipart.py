@@ -60,19 +60,31 @@ def part_size(number: int, configured: int, total: int | None = None, uniform: b
 
 
 class PartReader:
-    """Reads parts from what was already read (``head``) and then from the payload."""
+    """Reads parts from what was already read (``head``) and then from the payload.
+
+    Parts are assembled from the payload's own chunks with one ``join``: reading
+    through ``Payload.read`` would copy every chunk once more before joining.
+    """
 
     def __init__(self, head: bytes, payload: Payload):
-        self._head: memoryview | None = memoryview(head) if head else None
-        self._payload = payload
+        self._rest = memoryview(head)  # the unused end of the current chunk
+        self._chunks = payload.chunks()
 
     def read(self, n: int) -> bytes:
-        if self._head is None:
-            return self._payload.read(n)
-        piece, rest = self._head[:n], self._head[n:]
-        self._head = rest if len(rest) else None
-        data = bytes(piece)
-        return data if len(data) == n else data + self._payload.read(n - len(data))
+        """Return exactly ``n`` bytes, fewer only at the end, ``b""`` once exhausted."""
+        pieces: list[memoryview] = []
+        have = 0
+        while have < n:
+            if not len(self._rest):
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                view = memoryview(chunk)
+                self._rest = view if view.format == "B" and view.ndim == 1 else view.cast("B")
+            piece, self._rest = self._rest[: n - have], self._rest[n - have :]
+            pieces.append(piece)
+            have += len(piece)
+        return b"".join(pieces)
 
 
 @dataclass(frozen=True, slots=True)
