@@ -13,7 +13,7 @@ import pytest
 import objstore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from examples.fastapi_app import create_app  # noqa: E402
+from examples.fastapi_app import create_app
 
 MIB = 1 << 20
 

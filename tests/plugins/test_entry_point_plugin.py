@@ -67,6 +67,7 @@ def run(code: str, target: Path, cwd: Path, *args: str) -> subprocess.CompletedP
         if not args
         else [sys.executable, *args],
         capture_output=True,
+        check=False,
         text=True,
         env=env,
         cwd=cwd,

@@ -51,15 +51,17 @@ def test_opens_after_fail_max_consecutive_failures(
         with pytest.raises(objstore.UnavailableError) as caught:
             store.stat("k")
         assert not isinstance(caught.value, objstore.CircuitOpenError)
-    with caplog.at_level(logging.INFO, logger="objstore"):
-        with pytest.raises(objstore.CircuitOpenError, match="failing fast") as caught:
-            store.stat("k")
+    with (
+        caplog.at_level(logging.INFO, logger="objstore"),
+        pytest.raises(objstore.CircuitOpenError, match="failing fast") as caught,
+    ):
+        store.stat("k")
     assert isinstance(caught.value, objstore.UnavailableError)
     assert backend.calls == 3  # the fourth call never reached the backend
 
 
 def test_answers_are_not_failures(parts: tuple[Outage, Clock, objstore.Store]) -> None:
-    backend, _, store = parts
+    _, _, store = parts
     for _ in range(10):
         with pytest.raises(objstore.NotFoundError):
             store.stat("missing")
