@@ -26,7 +26,6 @@ bench/README.md explains the options and every column.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import hashlib
@@ -36,31 +35,52 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench_s3 import (
+from _harness import (
     KIB,
     MIB,
+    Results,
+    Row,
+    Workload,
+    add_options,
+    bullets,
+    check,
+    configure,
+    contestant_names,
+    flat_keys,
+    header,
+    importable,
+    json_document,
+    keep_available,
+    load_average,
+    make_data,
+    make_scratch,
+    new_parser,
+    pick_seed,
+    publish,
+    rate_table,
+    ratio_table,
+    results_json,
+    round_done,
+    shuffled,
+    table,
+    wait_for_load,
+)
+from bench_s3 import (
     Buckets,
     Server,
     SideProcess,
     bucket_name,
     environment,
-    fmt_time,
-    header,
-    load_average,
     running_server,
-    save_json,
     side_available,
-    wait_for_load,
 )
-from side_worker import make_data, timed_batch
+from side_worker import timed_batch
 
 BASELINE = "aioboto3"
 
@@ -120,14 +140,7 @@ class ObjstoreAdapter(AsyncAdapter):
         import objstore
 
         super().__init__(server, bucket)
-        section: dict[str, Any] = {
-            "bucket": bucket,
-            "endpoint_url": server.endpoint_url,
-            "region": server.region,
-            "access_key_id": server.access_key_id,
-            "secret_access_key": server.secret_access_key,
-            "provider": server.objstore_provider,
-        }
+        section = server.objstore_section(bucket)
         if self.nested_keys is not None:
             section["nested_keys"] = self.nested_keys
         config: dict[str, Any] = {"backend": "s3", "s3": section}
@@ -148,24 +161,14 @@ class ObjstoreAdapter(AsyncAdapter):
         await self.store.aclose()
 
 
-class Objstore4Adapter(ObjstoreAdapter):
-    name = "objstore-w4"
-    max_workers = 4
+def objstore_with_workers(workers: int) -> type[ObjstoreAdapter]:
+    """``objstore-w<workers>``: ``AsyncStore`` with ``max_workers`` set to ``workers``."""
 
+    class SizedObjstoreAdapter(ObjstoreAdapter):
+        name = f"objstore-w{workers}"
+        max_workers = workers
 
-class Objstore8Adapter(ObjstoreAdapter):
-    name = "objstore-w8"
-    max_workers = 8
-
-
-class Objstore32Adapter(ObjstoreAdapter):
-    name = "objstore-w32"
-    max_workers = 32
-
-
-class Objstore64Adapter(ObjstoreAdapter):
-    name = "objstore-w64"
-    max_workers = 64
+    return SizedObjstoreAdapter
 
 
 class ObjstoreNoProbeAdapter(ObjstoreAdapter):
@@ -182,18 +185,8 @@ class ObstoreAdapter(AsyncAdapter):
     name = "obstore"
 
     def __init__(self, server: Server, bucket: str) -> None:
-        from obstore.store import S3Store
-
         super().__init__(server, bucket)
-        self.store = S3Store(
-            bucket,
-            endpoint=server.endpoint_url,
-            region=server.region,
-            access_key_id=server.access_key_id,
-            secret_access_key=server.secret_access_key,
-            virtual_hosted_style_request=False,
-            client_options={"allow_http": True},
-        )
+        self.store = server.obstore_store(bucket)
 
     async def put(self, key: str, data: bytes) -> None:
         import obstore
@@ -254,10 +247,10 @@ ADAPTERS: dict[str, type[AsyncAdapter]] = {
         Aioboto3Adapter,
         Aioboto3Pool64Adapter,
         ObjstoreAdapter,
-        Objstore4Adapter,
-        Objstore8Adapter,
-        Objstore32Adapter,
-        Objstore64Adapter,
+        objstore_with_workers(4),
+        objstore_with_workers(8),
+        objstore_with_workers(32),
+        objstore_with_workers(64),
         ObjstoreNoProbeAdapter,
         ObstoreAdapter,
     )
@@ -288,30 +281,15 @@ class Config:
     seed: int = 0
 
 
-@dataclass(frozen=True)
-class Workload:
-    id: str
-    label: str
-    ops: int
-    nbytes: int
-
-
 @dataclass
-class Results:
+class LagResults(Results):
     """Seconds and worst lags per batch, by workload id and contestant name."""
 
-    workloads: dict[str, Workload] = field(default_factory=dict)
-    times: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     lags: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
-    def add(self, workload: Workload, contestant: str, seconds: float, lag: float) -> None:
-        self.workloads.setdefault(workload.id, workload)
-        self.times.setdefault(workload.id, {}).setdefault(contestant, []).append(seconds)
+    def add_batch(self, workload: Workload, contestant: str, seconds: float, lag: float) -> None:
+        self.add(workload, contestant, seconds)
         self.lags.setdefault(workload.id, {}).setdefault(contestant, []).append(lag)
-
-    def median(self, workload_id: str, contestant: str) -> float | None:
-        runs = self.times.get(workload_id, {}).get(contestant)
-        return statistics.median(runs) if runs else None
 
     def lag(self, workload_id: str, contestant: str) -> tuple[float, float] | None:
         """The median and the maximum of the batches' worst lags."""
@@ -338,22 +316,19 @@ class Session:
     keys: tuple[str, ...]
     data: bytes
     adapters: dict[str, AsyncAdapter]
-    results: Results | None = None  # None in the warm-up round
+    results: LagResults | None = None  # None in the warm-up round
 
 
 async def run_phase(session: Session, workload: Workload, kind: str) -> None:
     """One batch per contestant, in a fresh shuffled order, each checked outside the timing."""
-    names = list(session.adapters)
-    session.rng.shuffle(names)
     expect = workload.nbytes if kind == "get" else None
-    for name in names:
+    for name in shuffled(session.rng, session.adapters):
         os.sync()  # the server's earlier writes must not be flushed during the timing
         gc.collect()
         seconds, lag, out = await session.adapters[name].run(kind, session.keys, session.data)
-        if expect is not None and out != expect:
-            raise AssertionError(f"{name} / {workload.label}: got {out!r}, expected {expect!r}")
+        check(name, workload, out, expect)
         if session.results is not None:
-            session.results.add(workload, name, seconds, lag)
+            session.results.add_batch(workload, name, seconds, lag)
 
 
 async def run_round(session: Session) -> None:
@@ -377,8 +352,8 @@ def open_adapter(
     return cls(server, bucket)
 
 
-async def run(cfg: Config, scratch: Path) -> tuple[Results, dict[str, Any]]:
-    results = Results()
+async def run(cfg: Config, scratch: Path) -> tuple[LagResults, dict[str, Any]]:
+    results = LagResults()
     side: list[SideProcess] = []
 
     def side_process() -> SideProcess:
@@ -395,7 +370,7 @@ async def run(cfg: Config, scratch: Path) -> tuple[Results, dict[str, Any]]:
             session = Session(
                 cfg=cfg,
                 rng=random.Random(cfg.seed),
-                keys=tuple(f"obj-{i:05d}" for i in range(1, cfg.concurrency + 1)),
+                keys=tuple(flat_keys(cfg.concurrency)),
                 data=make_data(cfg.seed, cfg.object_size),
                 adapters={},
             )
@@ -409,8 +384,7 @@ async def run(cfg: Config, scratch: Path) -> tuple[Results, dict[str, Any]]:
                 session.results = results
                 for number in range(1, cfg.rounds + 1):
                     await run_round(session)
-                    elapsed = time.perf_counter() - started
-                    print(f"round {number}/{cfg.rounds} done ({elapsed:.0f} s)", file=sys.stderr)
+                    round_done(number, cfg.rounds, started)
             finally:
                 for adapter in session.adapters.values():
                     await adapter.close()
@@ -428,78 +402,39 @@ def mark(name: str) -> str:
     return " ‡" if ADAPTERS[name].info_only else ""
 
 
+def info_mark(_workload_id: str, name: str) -> str:
+    return mark(name)
+
+
 def others(cfg: Config) -> tuple[str, ...]:
     return tuple(n for n in cfg.contestants if n != BASELINE)
 
 
-def ratio_table(results: Results, cfg: Config) -> str:
-    names = others(cfg)
-    lines = [
-        f"| workload | {BASELINE} | " + " | ".join(names) + " |",
-        "|---|---:|" + "---:|" * len(names),
-    ]
-    for wid, workload in results.workloads.items():
-        base = results.median(wid, BASELINE)
-        cells = [workload.label, fmt_time(base) if base else "n/a"]
-        for name in names:
-            median = results.median(wid, name)
-            if median is None or not base:
-                cells.append("n/a")
-                continue
-            cells.append(f"{base / median:.2f}x ({fmt_time(median)}){mark(name)}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def rate_table(results: Results, cfg: Config) -> str:
-    names = cfg.contestants
-    lines = [
-        "| workload | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
-    ]
-    for wid, workload in results.workloads.items():
-        cells = [workload.label]
-        for name in names:
-            median = results.median(wid, name)
-            if median is None:
-                cells.append("n/a")
-                continue
-            cells.append(
-                f"{workload.ops / median:.0f} ops/s, {workload.nbytes / MIB / median:.1f} MiB/s"
-            )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def fmt_rates(workload: Workload, seconds: float) -> str:
+    return f"{workload.ops / seconds:.0f} ops/s, {workload.nbytes / MIB / seconds:.1f} MiB/s"
 
 
 def fmt_lag(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms"
 
 
-def lag_table(results: Results, cfg: Config) -> str:
-    names = cfg.contestants
-    lines = [
-        "| workload | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
-    ]
+def lag_table(results: LagResults, cfg: Config) -> str:
+    body = []
     for wid, workload in results.workloads.items():
         cells = [workload.label]
-        for name in names:
+        for name in cfg.contestants:
             lag = results.lag(wid, name)
             cells.append(f"{fmt_lag(lag[0])} (max {fmt_lag(lag[1])})" if lag else "n/a")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return table(["workload", *cfg.contestants], body)
 
 
-def target_table(results: Results, cfg: Config) -> str:
+def target_table(results: LagResults, cfg: Config) -> str:
     """The issue's target: objstore at least 0.9x aioboto3's throughput, with lower lag."""
     names = [n for n in cfg.contestants if n.startswith("objstore")]
     if not names or BASELINE not in cfg.contestants:
         return ""
-    lines = [
-        "| workload | objstore configuration | throughput vs aioboto3 (≥ 0.9x) | worst lag "
-        "(median of batches) vs aioboto3's | met |",
-        "|---|---|---:|---:|---|",
-    ]
+    body = []
     for wid, workload in results.workloads.items():
         base, base_lag = results.median(wid, BASELINE), results.lag(wid, BASELINE)
         for name in names:
@@ -508,11 +443,23 @@ def target_table(results: Results, cfg: Config) -> str:
                 continue
             ratio = base / median
             met = ratio >= 0.9 and lag[0] < base_lag[0]
-            lines.append(
-                f"| {workload.label} | {name}{mark(name)} | {ratio:.2f}x | {fmt_lag(lag[0])} vs "
-                f"{fmt_lag(base_lag[0])} | {'yes' if met else 'no'} |"
+            body.append(
+                [
+                    workload.label,
+                    f"{name}{mark(name)}",
+                    f"{ratio:.2f}x",
+                    f"{fmt_lag(lag[0])} vs {fmt_lag(base_lag[0])}",
+                    "yes" if met else "no",
+                ]
             )
-    return "\n".join(lines)
+    head = [
+        "workload",
+        "objstore configuration",
+        "throughput vs aioboto3 (≥ 0.9x)",
+        "worst lag (median of batches) vs aioboto3's",
+        "met",
+    ]
+    return table(head, body, "llrrl")
 
 
 def footnotes(cfg: Config) -> str:
@@ -528,7 +475,7 @@ def footnotes(cfg: Config) -> str:
             "sends before each put to detect keys rclone cannot hold side by side (a and a/b). "
             "Not safe on rclone; it is what objstore costs on servers that need no probes."
         )
-    return "\n".join(f"- {n}" for n in notes)
+    return bullets(notes)
 
 
 def library_versions(cfg: Config, side: dict[str, Any] | None) -> dict[str, str]:
@@ -549,102 +496,64 @@ def settings_line(cfg: Config) -> str:
     )
 
 
-def to_json(results: Results, cfg: Config, env: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for wid, workload in results.workloads.items():
-        base = results.median(wid, BASELINE)
-        entries = {}
-        for name, runs in results.times[wid].items():
-            median = statistics.median(runs)
-            lags = results.lags[wid][name]
-            entries[name] = {
-                "times_s": runs,
-                "median_s": median,
-                "ratio_to_baseline": base / median if base else None,
-                "ops_per_s": workload.ops / median,
-                "mib_per_s": workload.nbytes / MIB / median,
-                "worst_lag_s": lags,
-                "worst_lag_median_s": statistics.median(lags),
-                "worst_lag_max_s": max(lags),
-                "info_only": ADAPTERS[name].info_only,
-            }
-        out[wid] = {"workload": asdict(workload), "contestants": entries}
-    return {
-        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "environment": {**env, "load_at_end": load_average()},
-        "config": asdict(cfg),
-        "baseline": BASELINE,
-        "results": out,
-    }
+def to_json(results: LagResults, cfg: Config, env: dict[str, Any]) -> dict[str, Any]:
+    def lags(wid: str, name: str, _median: float) -> dict[str, Any]:
+        runs = results.lags[wid][name]
+        return {
+            "worst_lag_s": runs,
+            "worst_lag_median_s": statistics.median(runs),
+            "worst_lag_max_s": max(runs),
+            "info_only": ADAPTERS[name].info_only,
+        }
+
+    out = results_json(results, BASELINE, "ratio_to_baseline", lags)
+    return json_document(cfg, {**env, "load_at_end": load_average()}, out, baseline=BASELINE)
 
 
 # -- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None, float | None]:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--rounds", type=int, help="counted rounds (default 10; 2 with --quick)")
     parser.add_argument(
         "--concurrency", type=int, help="requests per batch (default 256; 32 with --quick)"
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 rounds of 32")
-    parser.add_argument(
-        "--server", choices=("rclone", "moto"), default="rclone", help="the loopback S3 server"
-    )
+    add_options(parser, "--server")
     parser.add_argument(
         "--contestants",
         default=",".join(DEFAULT_CONTESTANTS),
         help=f"comma-separated, from {', '.join(n for n in ADAPTERS if n != BASELINE)} "
         f"({BASELINE} always runs)",
     )
-    parser.add_argument("--dir", type=Path, help="where to make the scratch directory (/tmp)")
-    parser.add_argument("--seed", type=int, help="shuffle seed (random by default)")
-    parser.add_argument(
-        "--wait-load",
-        type=float,
-        metavar="LIMIT",
-        help="first wait (up to 5 min) until the 1-minute load average is below LIMIT",
-    )
+    add_options(parser, "--dir", "--seed", "--wait-load")
     args = parser.parse_args(argv)
 
-    names = [n.strip() for n in args.contestants.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ADAPTERS]
-    if unknown:
-        parser.error(f"unknown contestants: {', '.join(unknown)}")
+    names = contestant_names(parser, args.contestants, ADAPTERS)
     cfg = Config(
         server=args.server,
         contestants=tuple(dict.fromkeys([BASELINE, *names])),
-        seed=args.seed if args.seed is not None else random.randrange(1 << 30),
+        seed=pick_seed(args.seed),
     )
-    if args.quick:
-        cfg = replace(cfg, rounds=2, concurrency=32)
-    if args.rounds is not None:
-        cfg = replace(cfg, rounds=args.rounds)
-    if args.concurrency is not None:
-        cfg = replace(cfg, concurrency=args.concurrency)
-    if cfg.rounds < 1 or cfg.concurrency < 1:
-        parser.error("--rounds and --concurrency must be at least 1")
+    quick = {"rounds": 2, "concurrency": 32}
+    cfg = configure(parser, args, cfg, quick, ("rounds", "concurrency"))
     return cfg, args.dir, args.wait_load
 
 
 def available(cfg: Config) -> Config:
     """Drop contestants that cannot run here, saying why."""
-    keep = []
-    for name in cfg.contestants:
+
+    def why_not(name: str) -> str | None:
         if name in SIDE and (why := side_available("aioboto3")):
-            print(f"note: {name} skipped ({why}; see bench/README.md)", file=sys.stderr)
-            continue
+            return f"{why}; see bench/README.md"
         if name.endswith("noprobe") and cfg.server != "rclone":
-            print(f"note: {name} skipped (only differs on rclone)", file=sys.stderr)
-            continue
-        if name == "obstore":
-            try:
-                import obstore  # noqa: F401
-            except ImportError:
-                print("note: obstore skipped (not installed)", file=sys.stderr)
-                continue
-        keep.append(name)
-    return replace(cfg, contestants=tuple(keep))
+            return "only differs on rclone"
+        if name == "obstore" and not importable("obstore"):
+            return "not installed"
+        return None
+
+    return replace(cfg, contestants=keep_available(cfg.contestants, why_not))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -652,24 +561,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = available(cfg)
     if load_limit is not None:
         wait_for_load(load_limit)
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="objstore-bench-async-", dir=parent))
+    scratch = make_scratch(parent, "objstore-bench-async-")
     try:
         results, env = asyncio.run(run(cfg, scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    rows = [Row(wid, workload.label, BASELINE) for wid, workload in results.workloads.items()]
+    ratios = ratio_table(results, rows, others(cfg), info_mark, BASELINE)
     sections = [
-        (f"Time, as a ratio to {BASELINE}", ratio_table(results, cfg) + "\n\n" + footnotes(cfg)),
-        ("Throughput (medians)", rate_table(results, cfg)),
+        (f"Time, as a ratio to {BASELINE}", ratios + "\n\n" + footnotes(cfg)),
+        (
+            "Throughput (medians)",
+            rate_table(results, results.workloads, cfg.contestants, fmt_rates),
+        ),
         ("Worst event-loop lag during a batch", lag_table(results, cfg)),
         ("objstore against the target", target_table(results, cfg)),
     ]
-    for title, body in sections:
-        if body:
-            print(f"\n## {title}\n\n{body}")
-    path = save_json(to_json(results, cfg, env), f"async-{cfg.server}")
-    print(f"\nJSON: {path.relative_to(Path(__file__).resolve().parent.parent)}", flush=True)
+    publish(sections, to_json(results, cfg, env), f"async-{cfg.server}")
     return 0
 
 

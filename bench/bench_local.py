@@ -18,88 +18,82 @@ bench/README.md explains the options and every column.
 
 from __future__ import annotations
 
-import argparse
 import builtins
-import gc
 import importlib.metadata
-import json
 import os
-import platform
 import random
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import count
 from pathlib import Path
 from typing import Any, BinaryIO
 
-KIB = 1 << 10
-MIB = 1 << 20
-CHUNK = MIB  # the read/write unit for every streamed file transfer
+from _harness import (
+    CHUNK,
+    KIB,
+    MIB,
+    RAW,
+    ListSummary,
+    ObjstoreCalls,
+    ObstoreCalls,
+    OpendalCalls,
+    PrimedWorkload,
+    Results,
+    Row,
+    SyncAdapter,
+    Workload,
+    add_options,
+    bullets,
+    check,
+    configure,
+    contestant_names,
+    delete_all,
+    download,
+    flat_keys,
+    fmt_rate,
+    get_all,
+    header,
+    importable,
+    json_document,
+    keep_available,
+    machine_info,
+    make_data,
+    make_scratch,
+    make_source_file,
+    new_parser,
+    pick_seed,
+    publish,
+    put_all,
+    rate_table,
+    ratio_table,
+    results_json,
+    round_done,
+    settle,
+    shuffled,
+    source_revision,
+    stat_all,
+    timed_call,
+)
+
 NESTED_DIRS = 20
-RAW = "raw"
 RAW_WALK_STAT = "raw (os.walk+stat)"
-BENCH_DIR = Path(__file__).resolve().parent
-
-Buffer = Any  # bytes, or a library's own buffer type (obstore.Bytes)
-
-
-@dataclass(frozen=True)
-class ListSummary:
-    """What a listing saw: how many objects, and their total size (None if not asked for)."""
-
-    count: int
-    total_size: int | None
 
 
 # -- contestants ------------------------------------------------------------------------------
 
 
-class Adapter:
-    """One library doing the benchmark's jobs in its own directory ``root``.
+class Adapter(SyncAdapter):
+    """One library doing the benchmark's jobs in its own directory ``root``."""
 
-    Subclasses implement every job the most natural way their library documents.
-    """
-
-    name = ""
     atomic_put = True  # whether puts replace the target atomically (temp file + rename)
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-
-    def put(self, key: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def get(self, key: str) -> Buffer:
-        raise NotImplementedError
-
-    def stat(self, key: str) -> int:
-        """Return the object's size."""
-        raise NotImplementedError
-
-    def delete(self, key: str) -> None:
-        raise NotImplementedError
-
-    def list(self) -> ListSummary:
-        """List every object (recursively), touching each entry's key and size."""
-        raise NotImplementedError
-
-    def put_file(self, key: str, src: Path) -> None:
-        raise NotImplementedError
-
-    def get_file(self, key: str, dst: Path) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        return None
 
 
 class RawAdapter(Adapter):
@@ -182,7 +176,7 @@ class RawAdapter(Adapter):
                 out.write(chunk)
 
 
-class ObjstoreAdapter(Adapter):
+class ObjstoreAdapter(ObjstoreCalls, Adapter):
     """objstore's file backend, through the public ``Store`` API."""
 
     name = "objstore"
@@ -193,36 +187,10 @@ class ObjstoreAdapter(Adapter):
         super().__init__(root)
         self.store = objstore.open(f"file://{root}")
 
-    def put(self, key: str, data: bytes) -> None:
-        self.store.put(key, data)
-
-    def get(self, key: str) -> bytes:
-        return self.store.get(key)
-
-    def stat(self, key: str) -> int:
-        return self.store.stat(key).size
-
-    def delete(self, key: str) -> None:
-        self.store.delete(key)
-
-    def list(self) -> ListSummary:
-        found = total = 0
-        for info in self.store.list():
-            found += bool(info.key)
-            total += info.size  # type: ignore[union-attr]  # no delimiter: ObjectInfo only
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        with open(src, "rb") as source:
-            self.store.put(key, source)
-
     def get_file(self, key: str, dst: Path) -> None:
         with open(dst, "wb") as out:
             for chunk in self.store.get_stream(key, chunk_size=CHUNK):
                 out.write(chunk)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 class FsspecAdapter(Adapter):
@@ -269,7 +237,7 @@ class FsspecAdapter(Adapter):
         self.fs.get_file(self._path(key), str(dst))
 
 
-class OpendalAdapter(Adapter):
+class OpendalAdapter(OpendalCalls, Adapter):
     """opendal's ``fs`` service with ``atomic_write_dir``, so writes are temp file + rename.
 
     The temp directory is a sibling of the root (same filesystem, outside the listing).
@@ -286,39 +254,6 @@ class OpendalAdapter(Adapter):
 
         return opendal.Operator("fs", root=str(root), atomic_write_dir=f"{root}.opendal-tmp")
 
-    def put(self, key: str, data: bytes) -> None:
-        self.op.write(key, data)
-
-    def get(self, key: str) -> bytes:
-        data: bytes = self.op.read(key)
-        return data
-
-    def stat(self, key: str) -> int:
-        size: int = self.op.stat(key).content_length
-        return size
-
-    def delete(self, key: str) -> None:
-        self.op.delete(key)
-
-    def list(self) -> ListSummary:
-        found = total = 0
-        for entry in self.op.list("", recursive=True):
-            meta = entry.metadata
-            if meta.is_file:  # the recursive listing also yields directories
-                found += bool(entry.path)
-                total += meta.content_length
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        with open(src, "rb") as source, self.op.open(key, "wb") as out:
-            while chunk := source.read(CHUNK):
-                out.write(chunk)
-
-    def get_file(self, key: str, dst: Path) -> None:
-        with self.op.open(key, "rb") as source, open(dst, "wb") as out:
-            while chunk := source.read(CHUNK):
-                out.write(chunk)
-
 
 class OpendalInPlaceAdapter(OpendalAdapter):
     """opendal's ``fs`` service as configured by default: files are written in place."""
@@ -332,7 +267,7 @@ class OpendalInPlaceAdapter(OpendalAdapter):
         return opendal.Operator("fs", root=str(root))
 
 
-class ObstoreAdapter(Adapter):
+class ObstoreAdapter(ObstoreCalls, Adapter):
     """obstore's ``LocalStore`` (object_store in Rust); puts go to a temp file + rename."""
 
     name = "obstore"
@@ -342,42 +277,6 @@ class ObstoreAdapter(Adapter):
 
         super().__init__(root)
         self.store = LocalStore(prefix=str(root), mkdir=True)
-
-    def put(self, key: str, data: bytes) -> None:
-        import obstore
-
-        obstore.put(self.store, key, data)
-
-    def get(self, key: str) -> Buffer:
-        import obstore
-
-        return obstore.get(self.store, key).bytes()  # obstore.Bytes: a zero-copy buffer
-
-    def stat(self, key: str) -> int:
-        import obstore
-
-        size: int = obstore.head(self.store, key)["size"]
-        return size
-
-    def delete(self, key: str) -> None:
-        import obstore
-
-        obstore.delete(self.store, key)
-
-    def list(self) -> ListSummary:
-        import obstore
-
-        found = total = 0
-        for batch in obstore.list(self.store):
-            for meta in batch:
-                found += bool(meta["path"])
-                total += meta["size"]
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        import obstore
-
-        obstore.put(self.store, key, src)  # a Path: about twice as fast as a file object
 
     def get_file(self, key: str, dst: Path) -> None:
         import obstore
@@ -436,38 +335,11 @@ def warmup_config(cfg: Config) -> Config:
 
 def make_keys(n: int, layout: str) -> list[str]:
     if layout == "flat":
-        return [f"obj-{i:05d}" for i in range(1, n + 1)]
+        return flat_keys(n)
     return [f"d{i % NESTED_DIRS:02d}/obj-{i:05d}" for i in range(1, n + 1)]
 
 
 # -- workloads --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One row of the report: what was timed, and how to express it as a rate."""
-
-    id: str
-    label: str
-    ops: int = 0  # operations per run, for ops/s (small-object workloads)
-    nbytes: int = 0  # bytes per run, for MiB/s (big transfers)
-    fresh_memory: int = 0  # bytes of new pages (page cache, buffers) one run needs
-
-
-@dataclass
-class Results:
-    """Seconds per run, by workload id and contestant name."""
-
-    workloads: dict[str, Workload] = field(default_factory=dict)
-    times: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-
-    def add(self, workload: Workload, contestant: str, seconds: float) -> None:
-        self.workloads.setdefault(workload.id, workload)
-        self.times.setdefault(workload.id, {}).setdefault(contestant, []).append(seconds)
-
-    def median(self, workload_id: str, contestant: str) -> float | None:
-        runs = self.times.get(workload_id, {}).get(contestant)
-        return statistics.median(runs) if runs else None
 
 
 @dataclass(frozen=True)
@@ -485,115 +357,58 @@ class Session:
 Job = Callable[[], object]
 
 
-def settle(session: Session, fresh_memory: int) -> None:
-    """Quiet the system before a timed run: flush dirty pages, then ready the memory."""
-    if not session.cfg.settle:
-        return
-    os.sync()  # earlier writes' writeback must not land in this timing
-    if fresh_memory:
-        prime_memory(session.scratch, fresh_memory)
-
-
-def prime_memory(directory: Path, size: int) -> None:
-    """Write and delete a throwaway file of ``size`` bytes, so ``size`` bytes of pages are ready.
-
-    On a virtual machine with free page reporting (virtio-balloon), pages the
-    guest freed a while ago are handed back to the host, and touching them again
-    costs a fault in the host: writes into the page cache then run ~10x slower,
-    at random. The kernel reuses the pages freed most recently first, so the
-    timed run that follows gets pages that are backed, whoever runs it.
-    """
-    path = directory / "prime.bin"
-    zeros = bytes(CHUNK)
-    with open(path, "wb") as out:
-        for _ in range(-(-size // CHUNK)):
-            out.write(zeros)
-    path.unlink()
-
-
-def measure(session: Session, workload: Workload, name: str, job: Job, expect: object) -> None:
+def measure(
+    session: Session, workload: PrimedWorkload, name: str, job: Job, expect: object
+) -> None:
     """Time one run of ``job``, check what it returned and record the time."""
-    settle(session, workload.fresh_memory)
-    gc.collect()
-    start = time.perf_counter()
-    out = job()
-    seconds = time.perf_counter() - start
-    if expect is not None and out != expect:
-        raise AssertionError(f"{name} / {workload.label}: got {out!r}, expected {expect!r}")
+    settle(session.cfg.settle, session.scratch, workload.fresh_memory)
+    seconds, out = timed_call(job)
+    check(name, workload, out, expect)
     if session.results is not None:
         session.results.add(workload, name, seconds)
 
 
-def run_jobs(session: Session, workload: Workload, jobs: dict[str, Job], expect: object) -> None:
+def run_jobs(
+    session: Session, workload: PrimedWorkload, jobs: dict[str, Job], expect: object
+) -> None:
     """Time every contestant's job, in a fresh shuffled order."""
-    names = list(jobs)
-    session.rng.shuffle(names)
-    for name in names:
+    for name in shuffled(session.rng, jobs):
         measure(session, workload, name, jobs[name], expect)
-
-
-def put_all(adapter: Adapter, keys: Sequence[str], data: bytes) -> None:
-    for key in keys:
-        adapter.put(key, data)
-
-
-def get_all(adapter: Adapter, keys: Sequence[str]) -> int:
-    total = 0
-    for key in keys:
-        total += len(adapter.get(key))
-    return total
-
-
-def stat_all(adapter: Adapter, keys: Sequence[str]) -> int:
-    total = 0
-    for key in keys:
-        total += adapter.stat(key)
-    return total
-
-
-def delete_all(adapter: Adapter, keys: Sequence[str]) -> None:
-    for key in keys:
-        adapter.delete(key)
 
 
 def get_length(adapter: Adapter, key: str) -> int:
     return len(adapter.get(key))
 
 
-def download(adapter: Adapter, key: str, dst: Path) -> int:
-    adapter.get_file(key, dst)
-    return dst.stat().st_size
-
-
 def files_under(root: Path) -> int:
     return sum(len(names) for _dir, _subdirs, names in os.walk(root))
 
 
-def small_workloads(cfg: Config, layout: str) -> dict[str, Workload]:
+def small_workloads(cfg: Config, layout: str) -> dict[str, PrimedWorkload]:
     n, size = cfg.objects, cfg.object_size
     what = f"{n} x {size // KIB} KiB ({layout})"
     return {
-        "put": Workload(f"put-{layout}", f"put {what}", ops=n, fresh_memory=2 * n * size),
-        "get": Workload(f"get-{layout}", f"get {what}", ops=n),
-        "stat": Workload(f"stat-{layout}", f"stat {n} ({layout})", ops=n),
-        "delete": Workload(f"delete-{layout}", f"delete {n} ({layout})", ops=n),
-        "list": Workload(f"list-{layout}", f"list {n} ({layout})", ops=n),
+        "put": PrimedWorkload(f"put-{layout}", f"put {what}", ops=n, fresh_memory=2 * n * size),
+        "get": PrimedWorkload(f"get-{layout}", f"get {what}", ops=n),
+        "stat": PrimedWorkload(f"stat-{layout}", f"stat {n} ({layout})", ops=n),
+        "delete": PrimedWorkload(f"delete-{layout}", f"delete {n} ({layout})", ops=n),
+        "list": PrimedWorkload(f"list-{layout}", f"list {n} ({layout})", ops=n),
     }
 
 
-def big_workloads(cfg: Config) -> dict[str, Workload]:
+def big_workloads(cfg: Config) -> dict[str, PrimedWorkload]:
     mem, big = cfg.memory_size, cfg.file_size
     return {
-        "put_mem": Workload(
+        "put_mem": PrimedWorkload(
             "put-mem", f"put {mem // MIB} MiB from memory", nbytes=mem, fresh_memory=mem
         ),
-        "get_mem": Workload(
+        "get_mem": PrimedWorkload(
             "get-mem", f"get {mem // MIB} MiB into memory", nbytes=mem, fresh_memory=mem
         ),
-        "put_file": Workload(
+        "put_file": PrimedWorkload(
             "put-file", f"put {big // MIB} MiB from a file", nbytes=big, fresh_memory=big
         ),
-        "get_file": Workload(
+        "get_file": PrimedWorkload(
             "get-file", f"get {big // MIB} MiB to a file", nbytes=big, fresh_memory=big
         ),
     }
@@ -607,7 +422,7 @@ def run_small(session: Session, layout: str, base: Path) -> None:
     """put, get, stat, list, delete of many small objects, each phase over all contestants."""
     cfg = session.cfg
     keys = make_keys(cfg.objects, layout)
-    data = random.Random(cfg.seed).randbytes(cfg.object_size)
+    data = make_data(cfg.seed, cfg.object_size)
     nbytes = cfg.objects * cfg.object_size
     work = small_workloads(cfg, layout)
     adapters = open_adapters(cfg, base)
@@ -651,10 +466,8 @@ def check_listings(adapters: dict[str, Adapter], n: int, nbytes: int) -> None:
 
 def run_big(session: Session, base: Path) -> None:
     """Big transfers (flat keys), one contestant after another in a shuffled order."""
-    names = [RAW, *session.cfg.contestants]
-    session.rng.shuffle(names)
     work = big_workloads(session.cfg)
-    for name in names:
+    for name in shuffled(session.rng, [RAW, *session.cfg.contestants]):
         adapter = ADAPTERS[name](base / name)
         try:
             run_big_for(session, work, name, adapter, base / f"download-{name}.bin")
@@ -663,7 +476,7 @@ def run_big(session: Session, base: Path) -> None:
 
 
 def run_big_for(
-    session: Session, work: dict[str, Workload], name: str, adapter: Adapter, dst: Path
+    session: Session, work: dict[str, PrimedWorkload], name: str, adapter: Adapter, dst: Path
 ) -> None:
     """One contestant's big transfers: bytes in memory both ways, then a file up and down.
 
@@ -692,27 +505,7 @@ def run_round(session: Session, base: Path) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def make_source_file(directory: Path, size: int) -> Path:
-    """The file every contestant uploads, created once."""
-    path = directory / f"source-{size}.bin"
-    chunk = os.urandom(CHUNK)
-    with open(path, "wb") as out:
-        for _ in range(size // CHUNK):
-            out.write(chunk)
-        out.write(chunk[: size % CHUNK])
-    return path
-
-
 # -- report -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """A table row: a workload, measured against one raw baseline."""
-
-    workload: str
-    label: str
-    baseline: str = RAW
 
 
 def report_rows(results: Results, cfg: Config) -> list[Row]:
@@ -736,61 +529,24 @@ def report_rows(results: Results, cfg: Config) -> list[Row]:
     return rows
 
 
-def fmt_time(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
-
-
-def fmt_rate(workload: Workload, seconds: float) -> str:
-    if workload.ops:
-        return f"{workload.ops / seconds / 1000:.1f}k ops/s"
-    return f"{workload.nbytes / MIB / seconds:.0f} MiB/s"
-
-
 def is_put(workload_id: str) -> bool:
     return workload_id.startswith("put")
 
 
-def ratio_table(results: Results, cfg: Config) -> str:
-    names = cfg.contestants
-    lines = [
-        "| workload | raw | " + " | ".join(names) + " |",
-        "|---|---:|" + "---:|" * len(names),
-    ]
-    for row in report_rows(results, cfg):
-        base = results.median(row.workload, row.baseline)
-        cells = [row.label, fmt_time(base) if base else "n/a"]
-        for name in names:
-            median = results.median(row.workload, name)
-            if median is None or not base:
-                cells.append("n/a")
-                continue
-            mark = " †" if is_put(row.workload) and not ADAPTERS[name].atomic_put else ""
-            cells.append(f"{base / median:.2f}x ({fmt_time(median)}){mark}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def not_atomic_mark(workload_id: str, name: str) -> str:
+    return " †" if is_put(workload_id) and not ADAPTERS[name].atomic_put else ""
 
 
-def rate_table(results: Results, cfg: Config) -> str:
-    names = (RAW, *cfg.contestants)
-    lines = [
-        "| workload | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
-    ]
-    for row in report_rows(results, cfg):
-        if row.baseline != RAW:
-            continue
-        workload = results.workloads[row.workload]
-        cells = [workload.label]
-        for name in names:
-            median = results.median(row.workload, name)
-            cells.append(fmt_rate(workload, median) if median else "n/a")
-        lines.append("| " + " | ".join(cells) + " |")
+def fmt_kilo_rate(workload: Workload, seconds: float) -> str:
+    return fmt_rate(workload, seconds, kilo=True)
+
+
+def rate_tables(results: Results, cfg: Config) -> str:
+    """Throughput against the raw rows, then a line for os.walk+stat."""
+    rows = [row.workload for row in report_rows(results, cfg) if row.baseline == RAW]
+    lines = [rate_table(results, rows, (RAW, *cfg.contestants), fmt_kilo_rate)]
     walk_stat = [
-        f"{results.workloads[w].label}: {fmt_rate(results.workloads[w], m)}"
+        f"{results.workloads[w].label}: {fmt_kilo_rate(results.workloads[w], m)}"
         for w in results.workloads
         if (m := results.median(w, RAW_WALK_STAT)) is not None
     ]
@@ -811,7 +567,7 @@ def footnotes(cfg: Config) -> str:
             "place, so a reader can see a partial object; the others write a temp file and "
             "rename it."
         )
-    return "\n".join(f"- {n}" for n in notes)
+    return bullets(notes)
 
 
 def library_versions(cfg: Config) -> dict[str, str]:
@@ -825,114 +581,45 @@ def library_versions(cfg: Config) -> dict[str, str]:
     return versions
 
 
-def filesystem_type(path: Path) -> str:
-    """The type of the filesystem holding ``path``, from /proc/mounts (Linux)."""
-    target = os.path.realpath(path)
-    best, kind = "", "unknown"
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                parts = line.split()
-                mount_point, fstype = parts[1], parts[2]
-                inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-                if inside and len(mount_point) > len(best):
-                    best, kind = mount_point, fstype
-    except OSError:
-        pass
-    return kind
-
-
-def source_revision() -> str:
-    """The objstore checkout being measured: ``git describe``, ``-dirty`` if edited."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(BENCH_DIR.parent), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
 def environment(cfg: Config, base: Path) -> dict[str, Any]:
     return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "base_dir": str(base),
-        "filesystem": filesystem_type(base),
+        **machine_info(base),
         "libraries": library_versions(cfg),
         "objstore_revision": source_revision(),
     }
 
 
-def header(env: dict[str, Any], cfg: Config) -> str:
-    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items())
-    return "\n".join(
-        [
-            "# objstore local benchmark",
-            "",
-            f"- Python {env['python']} ({env['implementation']}) on {env['platform']}",
-            f"- machine: {env['machine']}, {env['cpu_count']} CPUs; "
-            f"directory {env['base_dir']} ({env['filesystem']})",
-            f"- libraries: {libs}; objstore checkout {env['objstore_revision']}",
-            f"- rounds: {cfg.rounds} (median reported), objects: {cfg.objects} x "
-            f"{cfg.object_size // KIB} KiB, big: {cfg.memory_size // MIB} MiB in memory, "
-            f"{cfg.file_size // MIB} MiB files, layouts: {', '.join(cfg.layouts)}, "
-            f"settle before each run: {'yes' if cfg.settle else 'no'}, seed: {cfg.seed}",
-        ]
+def settings_line(cfg: Config) -> str:
+    return (
+        f"rounds: {cfg.rounds} (median reported), objects: {cfg.objects} x "
+        f"{cfg.object_size // KIB} KiB, big: {cfg.memory_size // MIB} MiB in memory, "
+        f"{cfg.file_size // MIB} MiB files, layouts: {', '.join(cfg.layouts)}, "
+        f"settle before each run: {'yes' if cfg.settle else 'no'}, seed: {cfg.seed}"
     )
 
 
 def to_json(results: Results, cfg: Config, env: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for wid, workload in results.workloads.items():
-        raw = results.median(wid, RAW)
-        entries: dict[str, dict[str, Any]] = {}
-        for name, runs in results.times[wid].items():
-            median = statistics.median(runs)
-            entries[name] = {
-                "times_s": runs,
-                "median_s": median,
-                "ratio_to_raw": raw / median if raw else None,
-                "ops_per_s": workload.ops / median if workload.ops else None,
-                "mib_per_s": workload.nbytes / MIB / median if workload.nbytes else None,
-                "atomic_put": ADAPTERS[name].atomic_put if name in ADAPTERS else True,
-            }
+    def atomic(_wid: str, name: str, _median: float) -> dict[str, Any]:
+        return {"atomic_put": ADAPTERS[name].atomic_put if name in ADAPTERS else True}
+
+    out = results_json(results, RAW, "ratio_to_raw", atomic)
+    for wid, item in out.items():
         if wid.startswith("list") and (walk := results.median(wid, RAW_WALK_STAT)):
-            for entry in entries.values():
+            for entry in item["contestants"].values():
                 entry["ratio_to_os_walk_stat"] = walk / entry["median_s"]
-        out[wid] = {"workload": asdict(workload), "contestants": entries}
-    return {
-        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "environment": env,
-        "config": asdict(cfg),
-        "results": out,
-    }
-
-
-def save_json(document: dict[str, Any]) -> Path:
-    folder = BENCH_DIR / "results"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"local-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
+    return json_document(cfg, env, out)
 
 
 # -- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--rounds", type=int, help="counted rounds (default 5; 1 with --quick)")
     parser.add_argument(
         "--layout", choices=("flat", "nested", "both"), default="both", help="small-object keys"
     )
-    parser.add_argument("--dir", type=Path, help="where to make the scratch directory (/tmp)")
+    add_options(parser, "--dir")
     parser.add_argument(
         "--objects", type=int, help="small objects per workload (default 2000; 200 with --quick)"
     )
@@ -945,64 +632,42 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None]:
         help=f"comma-separated, from {', '.join(n for n in ADAPTERS if n != RAW)} "
         "(raw always runs)",
     )
-    parser.add_argument(
-        "--no-settle",
-        action="store_true",
-        help="skip os.sync() and memory priming before each timed run",
-    )
-    parser.add_argument("--seed", type=int, help="shuffle seed (random by default)")
+    add_options(parser, "--no-settle", "--seed")
     args = parser.parse_args(argv)
 
-    contestants = tuple(n.strip() for n in args.contestants.split(",") if n.strip())
-    unknown = [n for n in contestants if n not in ADAPTERS or n == RAW]
-    if unknown:
-        parser.error(f"unknown contestants: {', '.join(unknown)}")
     cfg = Config(
         layouts=("flat", "nested") if args.layout == "both" else (args.layout,),
-        contestants=contestants,
+        contestants=contestant_names(parser, args.contestants, (n for n in ADAPTERS if n != RAW)),
         settle=not args.no_settle,
-        seed=args.seed if args.seed is not None else random.randrange(1 << 30),
+        seed=pick_seed(args.seed),
     )
-    if args.quick:
-        cfg = replace(cfg, rounds=1, objects=200, memory_size=16 * MIB, file_size=32 * MIB)
-    if args.rounds is not None:
-        cfg = replace(cfg, rounds=args.rounds)
-    if args.objects is not None:
-        cfg = replace(cfg, objects=args.objects)
-    if cfg.rounds < 1 or cfg.objects < 1:
-        parser.error("--rounds and --objects must be at least 1")
-    return cfg, args.dir
+    quick = {"rounds": 1, "objects": 200, "memory_size": 16 * MIB, "file_size": 32 * MIB}
+    return configure(parser, args, cfg, quick, ("rounds", "objects")), args.dir
 
 
 def available(cfg: Config) -> Config:
     """Drop contestants whose library is not installed, saying so."""
-    keep = []
-    for name in cfg.contestants:
+
+    def why_not(name: str) -> str | None:
         module = package_of(name)
-        try:
-            __import__(module)
-        except ImportError:
-            print(f"note: {name} skipped ({module} is not installed)", file=sys.stderr)
-            continue
-        keep.append(name)
-    return replace(cfg, contestants=tuple(keep))
+        return None if importable(module) else f"{module} is not installed"
+
+    return replace(cfg, contestants=keep_available(cfg.contestants, why_not))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     cfg, parent = parse_args(argv)
     cfg = available(cfg)
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="objstore-bench-", dir=parent))
+    scratch = make_scratch(parent, "objstore-bench-")
     env = environment(cfg, scratch)
-    print(header(env, cfg), flush=True)
+    print(header("objstore local benchmark", env, settings_line(cfg)), flush=True)
     results = Results()
     try:
         session = Session(
             cfg=warmup_config(cfg),
             scratch=scratch,
             rng=random.Random(cfg.seed),
-            blob=random.Random(cfg.seed).randbytes(cfg.memory_size),
+            blob=make_data(cfg.seed, cfg.memory_size),
             source=make_source_file(scratch, cfg.file_size),
             results=None,
         )
@@ -1011,23 +676,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         session = replace(session, cfg=cfg, results=results)
         for number in range(1, cfg.rounds + 1):
             run_round(session, scratch / f"round-{number}")
-            elapsed = time.perf_counter() - started
-            print(f"round {number}/{cfg.rounds} done ({elapsed:.0f} s)", file=sys.stderr)
+            round_done(number, cfg.rounds, started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print()
-    print("## Time, as a ratio to raw")
-    print()
-    print(ratio_table(results, cfg))
-    print()
-    print(footnotes(cfg))
-    print()
-    print("## Throughput (medians)")
-    print()
-    print(rate_table(results, cfg))
-    path = save_json(to_json(results, cfg, env))
-    print()
-    print(f"JSON: {path.relative_to(BENCH_DIR.parent)}", flush=True)
+    sections = [
+        (
+            "Time, as a ratio to raw",
+            ratio_table(results, report_rows(results, cfg), cfg.contestants, not_atomic_mark)
+            + "\n\n"
+            + footnotes(cfg),
+        ),
+        ("Throughput (medians)", rate_tables(results, cfg)),
+    ]
+    publish(sections, to_json(results, cfg, env), "local")
     return 0
 
 

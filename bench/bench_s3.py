@@ -27,36 +27,80 @@ bench/README.md explains the options and every column.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import gc
 import hashlib
 import importlib.metadata
 import json
 import os
-import platform
 import random
 import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-KIB = 1 << 10
-MIB = 1 << 20
-CHUNK = MIB  # the read/write unit of every streamed file transfer
-RAW = "raw"  # boto3 client calls; for the big transfers, the transfer manager's defaults
+from _harness import (
+    BENCH_DIR,
+    CHUNK,
+    KIB,
+    MIB,
+    RAW,
+    ListSummary,
+    ObjstoreCalls,
+    ObstoreCalls,
+    OpendalCalls,
+    PrimedWorkload,
+    Results,
+    Row,
+    SyncAdapter,
+    add_options,
+    botocore_settings,
+    bullets,
+    check,
+    configure,
+    contestant_names,
+    delete_all,
+    download,
+    flat_keys,
+    fmt_rate,
+    get_all,
+    header,
+    importable,
+    json_document,
+    keep_available,
+    load_average,
+    machine_info,
+    make_data,
+    make_scratch,
+    make_source_file,
+    new_parser,
+    pick_seed,
+    publish,
+    put_all,
+    rate_table,
+    ratio_table,
+    results_json,
+    round_done,
+    settle,
+    shuffled,
+    source_revision,
+    stat_all,
+    table,
+    timed_call,
+    wait_for_load,
+)
+
+if TYPE_CHECKING:
+    from obstore.store import S3Store
+
+# RAW: boto3 client calls; for the big transfers, the transfer manager's defaults
 RAW_TM_OBJSTORE = "raw (TM, objstore's sizes)"  # the transfer manager with objstore's part sizes
-BENCH_DIR = Path(__file__).resolve().parent
 SIDE_PYTHON = BENCH_DIR / ".venv-aioboto3" / "bin" / "python"
 SIDE_WORKER = BENCH_DIR / "side_worker.py"
 REGION = "us-east-1"
@@ -66,17 +110,6 @@ STARTUP_TIMEOUT = 30.0
 OBJSTORE_THRESHOLD = 16 * MIB
 OBJSTORE_PART_SIZE = 8 * MIB
 OBJSTORE_CONCURRENCY = 8
-
-Buffer = Any  # bytes, or a library's own buffer type (obstore.Bytes)
-
-
-@dataclass(frozen=True)
-class ListSummary:
-    """What a listing saw: how many objects, and their total size."""
-
-    count: int
-    total_size: int
-
 
 # -- the server -------------------------------------------------------------------------------
 
@@ -100,22 +133,10 @@ class Server:
         return "rclone" if self.kind == "rclone" else "other"
 
     def client_config(self, **extra: Any) -> Any:
-        """The botocore settings every boto3-based contestant uses, for a fair comparison.
-
-        Checksums ``when_required`` (rclone refuses boto3's default trailing
-        checksums; objstore's presets for S3-compatibles use the same),
-        path-style addressing, SigV4, standard retries.
-        """
+        """The botocore settings every boto3-based contestant uses (``botocore_settings``)."""
         from botocore.config import Config  # type: ignore[import-untyped]
 
-        return Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"mode": "standard", "total_max_attempts": 5},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            **extra,
-        )
+        return Config(**botocore_settings(), **extra)
 
     def boto3_client(self, **extra: Any) -> Any:
         import boto3  # type: ignore[import-untyped]
@@ -127,6 +148,31 @@ class Server:
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
             config=self.client_config(**extra),
+        )
+
+    def objstore_section(self, bucket: str) -> dict[str, Any]:
+        """objstore's ``s3`` configuration section for ``bucket``, with the server's preset."""
+        return {
+            "bucket": bucket,
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+            "provider": self.objstore_provider,
+        }
+
+    def obstore_store(self, bucket: str) -> S3Store:
+        """obstore's ``S3Store`` for ``bucket``: path-style requests over plain HTTP."""
+        from obstore.store import S3Store
+
+        return S3Store(
+            bucket,
+            endpoint=self.endpoint_url,
+            region=self.region,
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            virtual_hosted_style_request=False,
+            client_options={"allow_http": True},
         )
 
     def describe(self) -> dict[str, str]:
@@ -351,13 +397,9 @@ class Job:
     path: str = ""
 
 
-class Adapter:
-    """One library doing the benchmark's jobs in its own bucket.
+class Adapter(SyncAdapter):
+    """One library doing the benchmark's jobs in its own bucket."""
 
-    Subclasses implement every job the most natural way their library documents.
-    """
-
-    name = ""
     info_only = False  # a configuration shown for information, not a fair contestant
 
     def __init__(self, server: Server, bucket: str, data: bytes) -> None:
@@ -365,43 +407,13 @@ class Adapter:
         self.bucket = bucket
         self.data = data  # the small object's content
 
-    def put(self, key: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def get(self, key: str) -> Buffer:
-        raise NotImplementedError
-
-    def stat(self, key: str) -> int:
-        """Return the object's size."""
-        raise NotImplementedError
-
-    def delete(self, key: str) -> None:
-        raise NotImplementedError
-
-    def list(self) -> ListSummary:
-        """List every object in the bucket, touching each entry's key and size."""
-        raise NotImplementedError
-
-    def put_file(self, key: str, src: Path) -> None:
-        raise NotImplementedError
-
-    def get_file(self, key: str, dst: Path) -> None:
-        raise NotImplementedError
-
     def digest(self, key: str) -> str:
         """SHA-256 of an object's content (checks, never timed)."""
         return hashlib.sha256(bytes(self.get(key))).hexdigest()
 
-    def close(self) -> None:
-        return None
-
     def timed(self, job: Job) -> tuple[float, object]:
         """Run ``job`` once; return the seconds it took and what it returned."""
-        run = self._runner(job)
-        gc.collect()
-        start = time.perf_counter()
-        out = run()
-        return time.perf_counter() - start, out
+        return timed_call(self._runner(job))
 
     def _runner(self, job: Job) -> Callable[[], object]:
         keys, data = job.keys, self.data
@@ -420,35 +432,6 @@ class Adapter:
         if job.kind == "get_file":
             return lambda: download(self, job.key, Path(job.path))
         raise ValueError(f"unknown job {job.kind!r}")
-
-
-def put_all(adapter: Adapter, keys: Sequence[str], data: bytes) -> None:
-    for key in keys:
-        adapter.put(key, data)
-
-
-def get_all(adapter: Adapter, keys: Sequence[str]) -> int:
-    total = 0
-    for key in keys:
-        total += len(adapter.get(key))
-    return total
-
-
-def stat_all(adapter: Adapter, keys: Sequence[str]) -> int:
-    total = 0
-    for key in keys:
-        total += adapter.stat(key)
-    return total
-
-
-def delete_all(adapter: Adapter, keys: Sequence[str]) -> None:
-    for key in keys:
-        adapter.delete(key)
-
-
-def download(adapter: Adapter, key: str, dst: Path) -> int:
-    adapter.get_file(key, dst)
-    return dst.stat().st_size
 
 
 class RawAdapter(Adapter):
@@ -512,7 +495,7 @@ class RawTmObjstoreAdapter(RawAdapter):
         )
 
 
-class ObjstoreAdapter(Adapter):
+class ObjstoreAdapter(ObjstoreCalls, Adapter):
     """objstore's S3 backend through ``objstore.open``, with the server's provider preset."""
 
     name = "objstore"
@@ -524,46 +507,12 @@ class ObjstoreAdapter(Adapter):
         self.store = objstore.open({"backend": "s3", "s3": self.section()})
 
     def section(self) -> dict[str, Any]:
-        server = self.server
-        return {
-            "bucket": self.bucket,
-            "endpoint_url": server.endpoint_url,
-            "region": server.region,
-            "access_key_id": server.access_key_id,
-            "secret_access_key": server.secret_access_key,
-            "provider": server.objstore_provider,
-        }
-
-    def put(self, key: str, data: bytes) -> None:
-        self.store.put(key, data)
-
-    def get(self, key: str) -> bytes:
-        return self.store.get(key)
-
-    def stat(self, key: str) -> int:
-        return self.store.stat(key).size
-
-    def delete(self, key: str) -> None:
-        self.store.delete(key)
-
-    def list(self) -> ListSummary:
-        found = total = 0
-        for info in self.store.list():
-            found += bool(info.key)
-            total += info.size  # type: ignore[union-attr]  # no delimiter: ObjectInfo only
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        with open(src, "rb") as source:
-            self.store.put(key, source)
+        return self.server.objstore_section(self.bucket)
 
     def get_file(self, key: str, dst: Path) -> None:
         with self.store.get_stream(key, chunk_size=CHUNK) as chunks, open(dst, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 class ObjstoreNoProbeAdapter(ObjstoreAdapter):
@@ -576,60 +525,14 @@ class ObjstoreNoProbeAdapter(ObjstoreAdapter):
         return {**super().section(), "nested_keys": True}
 
 
-class ObstoreAdapter(Adapter):
+class ObstoreAdapter(ObstoreCalls, Adapter):
     """obstore's ``S3Store`` (object_store in Rust)."""
 
     name = "obstore"
 
     def __init__(self, server: Server, bucket: str, data: bytes) -> None:
-        from obstore.store import S3Store
-
         super().__init__(server, bucket, data)
-        self.store = S3Store(
-            bucket,
-            endpoint=server.endpoint_url,
-            region=server.region,
-            access_key_id=server.access_key_id,
-            secret_access_key=server.secret_access_key,
-            virtual_hosted_style_request=False,
-            client_options={"allow_http": True},
-        )
-
-    def put(self, key: str, data: bytes) -> None:
-        import obstore
-
-        obstore.put(self.store, key, data)
-
-    def get(self, key: str) -> Buffer:
-        import obstore
-
-        return obstore.get(self.store, key).bytes()  # obstore.Bytes: a zero-copy buffer
-
-    def stat(self, key: str) -> int:
-        import obstore
-
-        size: int = obstore.head(self.store, key)["size"]
-        return size
-
-    def delete(self, key: str) -> None:
-        import obstore
-
-        obstore.delete(self.store, key)
-
-    def list(self) -> ListSummary:
-        import obstore
-
-        found = total = 0
-        for batch in obstore.list(self.store):
-            for meta in batch:
-                found += bool(meta["path"])
-                total += meta["size"]
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        import obstore
-
-        obstore.put(self.store, key, src)  # a Path: multipart, 5 MiB parts, 12 at once
+        self.store = server.obstore_store(bucket)
 
     def get_file(self, key: str, dst: Path) -> None:
         import obstore
@@ -641,7 +544,7 @@ class ObstoreAdapter(Adapter):
                 out.write(chunk)
 
 
-class OpendalAdapter(Adapter):
+class OpendalAdapter(OpendalCalls, Adapter):
     """opendal's ``s3`` service, configuration from the environment and EC2 turned off."""
 
     name = "opendal"
@@ -660,39 +563,6 @@ class OpendalAdapter(Adapter):
             disable_config_load="true",
             disable_ec2_metadata="true",
         )
-
-    def put(self, key: str, data: bytes) -> None:
-        self.op.write(key, data)
-
-    def get(self, key: str) -> bytes:
-        data: bytes = self.op.read(key)
-        return data
-
-    def stat(self, key: str) -> int:
-        size: int = self.op.stat(key).content_length
-        return size
-
-    def delete(self, key: str) -> None:
-        self.op.delete(key)
-
-    def list(self) -> ListSummary:
-        found = total = 0
-        for entry in self.op.list("", recursive=True):
-            meta = entry.metadata
-            if meta.is_file:
-                found += bool(entry.path)
-                total += meta.content_length
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        with open(src, "rb") as source, self.op.open(key, "wb") as out:
-            while chunk := source.read(CHUNK):
-                out.write(chunk)
-
-    def get_file(self, key: str, dst: Path) -> None:
-        with self.op.open(key, "rb") as source, open(dst, "wb") as out:
-            while chunk := source.read(CHUNK):
-                out.write(chunk)
 
 
 class S3fsAdapter(Adapter):
@@ -780,43 +650,7 @@ def warmup_config(cfg: Config) -> Config:
     return replace(cfg, objects=min(cfg.objects, 50))
 
 
-def make_keys(n: int) -> list[str]:
-    return [f"obj-{i:05d}" for i in range(1, n + 1)]
-
-
-def make_data(seed: int, size: int) -> bytes:
-    """The small object's content; ``side_worker.py`` makes the same bytes from the same seed."""
-    return random.Random(seed).randbytes(size)
-
-
 # -- workloads --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One row of the report: what was timed, and how to express it as a rate."""
-
-    id: str
-    label: str
-    ops: int = 0  # operations per run, for ops/s (small-object workloads)
-    nbytes: int = 0  # bytes per run, for MiB/s (big transfers)
-    fresh_memory: int = 0  # bytes of new pages (page cache, buffers) one run needs
-
-
-@dataclass
-class Results:
-    """Seconds per run, by workload id and contestant name."""
-
-    workloads: dict[str, Workload] = field(default_factory=dict)
-    times: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-
-    def add(self, workload: Workload, contestant: str, seconds: float) -> None:
-        self.workloads.setdefault(workload.id, workload)
-        self.times.setdefault(workload.id, {}).setdefault(contestant, []).append(seconds)
-
-    def median(self, workload_id: str, contestant: str) -> float | None:
-        runs = self.times.get(workload_id, {}).get(contestant)
-        return statistics.median(runs) if runs else None
 
 
 @dataclass(frozen=True)
@@ -834,71 +668,49 @@ class Session:
     results: Results | None  # None in the warm-up round: nothing is recorded
 
 
-def settle(session: Session, fresh_memory: int) -> None:
-    """Quiet the system before a timed run: flush dirty pages, then ready the memory."""
-    if not session.cfg.settle:
-        return
-    os.sync()  # earlier writes' writeback must not land in this timing
-    if fresh_memory:
-        prime_memory(session.scratch, fresh_memory)
-
-
-def prime_memory(directory: Path, size: int) -> None:
-    """Write and delete a throwaway file of ``size`` bytes, so that many pages are backed.
-
-    See bench/README.md (bench_local.py, "Why the memory priming"): on a VM with
-    free page reporting, touching memory the guest freed a while ago is slow.
-    """
-    path = directory / "prime.bin"
-    zeros = bytes(CHUNK)
-    with open(path, "wb") as out:
-        for _ in range(-(-size // CHUNK)):
-            out.write(zeros)
-    path.unlink()
-
-
 def measure(
-    session: Session, workload: Workload, adapter: Adapter, job: Job, expect: object
+    session: Session, workload: PrimedWorkload, adapter: Adapter, job: Job, expect: object
 ) -> None:
     """Time one run of ``job``, check what it returned and record the time."""
-    settle(session, workload.fresh_memory)
+    settle(session.cfg.settle, session.scratch, workload.fresh_memory)
     seconds, out = adapter.timed(job)
-    if expect is not None and out != expect:
-        raise AssertionError(f"{adapter.name} / {workload.label}: got {out!r}, expected {expect!r}")
+    check(adapter.name, workload, out, expect)
     if session.results is not None:
         session.results.add(workload, adapter.name, seconds)
 
 
 def run_phase(
-    session: Session, workload: Workload, adapters: dict[str, Adapter], job: Job, expect: object
+    session: Session,
+    workload: PrimedWorkload,
+    adapters: dict[str, Adapter],
+    job: Job,
+    expect: object,
 ) -> None:
     """Time every contestant's run of ``job``, in a fresh shuffled order."""
-    names = list(adapters)
-    session.rng.shuffle(names)
-    for name in names:
+    for name in shuffled(session.rng, adapters):
         measure(session, workload, adapters[name], job, expect)
 
 
-def small_workloads(cfg: Config) -> dict[str, Workload]:
+def small_workloads(cfg: Config) -> dict[str, PrimedWorkload]:
     n, size = cfg.objects, cfg.object_size
     what = f"{n} x {size // KIB} KiB"
     return {
-        "put": Workload("put", f"put {what}", ops=n, fresh_memory=2 * n * size),
-        "get": Workload("get", f"get {what}", ops=n),
-        "stat": Workload("stat", f"stat {n}", ops=n),
-        "list": Workload("list", f"list {n}", ops=n),
-        "delete": Workload("delete", f"delete {n}", ops=n),
+        "put": PrimedWorkload("put", f"put {what}", ops=n, fresh_memory=2 * n * size),
+        "get": PrimedWorkload("get", f"get {what}", ops=n),
+        "stat": PrimedWorkload("stat", f"stat {n}", ops=n),
+        "list": PrimedWorkload("list", f"list {n}", ops=n),
+        "delete": PrimedWorkload("delete", f"delete {n}", ops=n),
     }
 
 
-def big_workloads(cfg: Config) -> dict[str, Workload]:
+def big_workloads(cfg: Config) -> dict[str, PrimedWorkload]:
     big = cfg.file_size
     return {
         # rclone keeps the parts, then writes the object: twice the size in new pages
-        "put_file": Workload(
+        "put_file": PrimedWorkload(
             "put-file", f"put {big // MIB} MiB from a file", nbytes=big, fresh_memory=2 * big
         ),
-        "get_file": Workload(
+        "get_file": PrimedWorkload(
             "get-file", f"get {big // MIB} MiB to a file", nbytes=big, fresh_memory=big
         ),
     }
@@ -915,7 +727,7 @@ def open_adapter(session: Session, name: str, bucket_prefix: str) -> Adapter:
 def run_small(session: Session, prefix: str) -> None:
     """put, get, stat, list, delete of many small objects, each phase over all contestants."""
     cfg = session.cfg
-    keys = tuple(make_keys(cfg.objects))
+    keys = tuple(flat_keys(cfg.objects))
     nbytes = cfg.objects * cfg.object_size
     work = small_workloads(cfg)
     adapters: dict[str, Adapter] = {}
@@ -950,11 +762,9 @@ def count_objects(buckets: Buckets, bucket: str) -> int:
 
 def run_big(session: Session, prefix: str) -> None:
     """Big transfers, one contestant after another in a shuffled order."""
-    names = [RAW, RAW_TM_OBJSTORE, *session.cfg.contestants]
-    session.rng.shuffle(names)
     work = big_workloads(session.cfg)
     size = session.cfg.file_size
-    for name in names:
+    for name in shuffled(session.rng, [RAW, RAW_TM_OBJSTORE, *session.cfg.contestants]):
         adapter = open_adapter(session, name, prefix)
         dst = session.scratch / f"download-{adapter.bucket}.bin"
         try:
@@ -977,17 +787,6 @@ def run_round(session: Session, number: int) -> None:
     run_big(session, f"{prefix}-big")
 
 
-def make_source_file(directory: Path, size: int) -> Path:
-    """The file every contestant uploads, created once."""
-    path = directory / f"source-{size}.bin"
-    chunk = os.urandom(CHUNK)
-    with open(path, "wb") as out:
-        for _ in range(size // CHUNK):
-            out.write(chunk)
-        out.write(chunk[: size % CHUNK])
-    return path
-
-
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as source:
@@ -997,15 +796,6 @@ def file_digest(path: Path) -> str:
 
 
 # -- report -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """A table row: a workload, measured against one baseline."""
-
-    workload: str
-    label: str
-    baseline: str = RAW
 
 
 TM_DEFAULT_NOTE = "raw = TransferManager, defaults (8 MiB parts, 10 threads)"
@@ -1029,56 +819,12 @@ def report_rows(results: Results) -> list[Row]:
     return rows
 
 
-def fmt_time(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
-
-
-def fmt_rate(workload: Workload, seconds: float) -> str:
-    if workload.ops:
-        return f"{workload.ops / seconds:.0f} ops/s"
-    return f"{workload.nbytes / MIB / seconds:.0f} MiB/s"
-
-
 def mark(name: str) -> str:
     return " ‡" if ADAPTERS[name].info_only else ""
 
 
-def ratio_table(results: Results, cfg: Config) -> str:
-    names = cfg.contestants
-    lines = [
-        "| workload | raw | " + " | ".join(names) + " |",
-        "|---|---:|" + "---:|" * len(names),
-    ]
-    for row in report_rows(results):
-        base = results.median(row.workload, row.baseline)
-        cells = [row.label, fmt_time(base) if base else "n/a"]
-        for name in names:
-            median = results.median(row.workload, name)
-            if median is None or not base:
-                cells.append("n/a")
-                continue
-            cells.append(f"{base / median:.2f}x ({fmt_time(median)}){mark(name)}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def rate_table(results: Results, cfg: Config) -> str:
-    names = (RAW, RAW_TM_OBJSTORE, *cfg.contestants)
-    lines = [
-        "| workload | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
-    ]
-    for wid, workload in results.workloads.items():
-        cells = [workload.label]
-        for name in names:
-            median = results.median(wid, name)
-            cells.append(fmt_rate(workload, median) if median else "—")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def info_mark(_workload_id: str, name: str) -> str:
+    return mark(name)
 
 
 # The issue's targets for objstore: (workload, baseline, minimum ratio).
@@ -1098,10 +844,7 @@ def target_table(results: Results, cfg: Config) -> str:
     names = [n for n in ("objstore", "objstore-noprobe") if n in cfg.contestants]
     if not names:
         return ""
-    lines = [
-        "| workload | baseline | target | " + " | ".join(names) + " |",
-        "|---|---|---:|" + "---:|" * len(names),
-    ]
+    body = []
     for wid, baseline, minimum in TARGETS:
         base = results.median(wid, baseline)
         if wid not in results.workloads or not base:
@@ -1119,8 +862,8 @@ def target_table(results: Results, cfg: Config) -> str:
                 continue
             ratio = base / median
             cells.append(f"{ratio:.2f}x {'met' if ratio >= minimum else 'missed'}{mark(name)}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return table(["workload", "baseline", "target", *names], body, "llr" + "r" * len(names))
 
 
 def footnotes(cfg: Config) -> str:
@@ -1136,24 +879,7 @@ def footnotes(cfg: Config) -> str:
             "detect keys rclone cannot hold side by side (a and a/b). Not safe on rclone; "
             "it is what objstore costs on servers that need no probes (AWS, MinIO, ...)."
         )
-    return "\n".join(f"- {n}" for n in notes)
-
-
-def load_average() -> tuple[float, float, float]:
-    try:
-        one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
-    except (OSError, ValueError):
-        return (-1.0, -1.0, -1.0)
-    return (float(one), float(five), float(fifteen))
-
-
-def wait_for_load(limit: float, timeout: float = 300.0) -> float:
-    """Wait (up to ``timeout`` s) until the 1-minute load average is below ``limit``."""
-    deadline = time.monotonic() + timeout
-    while (load := load_average()[0]) >= limit and time.monotonic() < deadline:
-        print(f"waiting: 1-minute load {load:.2f} >= {limit}", file=sys.stderr, flush=True)
-        time.sleep(15)
-    return load
+    return bullets(notes)
 
 
 def library_versions(cfg: Config, side: dict[str, Any] | None) -> dict[str, str]:
@@ -1175,68 +901,14 @@ def library_versions(cfg: Config, side: dict[str, Any] | None) -> dict[str, str]
     return versions
 
 
-def filesystem_type(path: Path) -> str:
-    """The type of the filesystem holding ``path``, from /proc/mounts (Linux)."""
-    target = os.path.realpath(path)
-    best, kind = "", "unknown"
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                parts = line.split()
-                mount_point, fstype = parts[1], parts[2]
-                inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-                if inside and len(mount_point) > len(best):
-                    best, kind = mount_point, fstype
-    except OSError:
-        pass
-    return kind
-
-
-def source_revision() -> str:
-    """The objstore checkout being measured: ``git describe``, ``-dirty`` if edited."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(BENCH_DIR.parent), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
 def environment(server: Server, base: Path, libraries: dict[str, str]) -> dict[str, Any]:
     return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "base_dir": str(base),
-        "filesystem": filesystem_type(base),
+        **machine_info(base),
         "server": server.version,
         "libraries": libraries,
         "objstore_revision": source_revision(),
         "load_at_start": load_average(),
     }
-
-
-def header(title: str, env: dict[str, Any], settings: str) -> str:
-    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items())
-    load = "/".join(f"{x:.2f}" for x in env["load_at_start"])
-    return "\n".join(
-        [
-            f"# {title}",
-            "",
-            f"- Python {env['python']} ({env['implementation']}) on {env['platform']}",
-            f"- machine: {env['machine']}, {env['cpu_count']} CPUs; load average at start "
-            f"{load}; scratch directory {env['base_dir']} ({env['filesystem']})",
-            f"- server: {env['server']} on 127.0.0.1",
-            f"- libraries: {libs}; objstore checkout {env['objstore_revision']}",
-            f"- {settings}",
-        ]
-    )
 
 
 def settings_line(cfg: Config) -> str:
@@ -1248,45 +920,21 @@ def settings_line(cfg: Config) -> str:
 
 
 def to_json(results: Results, cfg: Config, env: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for wid, workload in results.workloads.items():
-        raw = results.median(wid, RAW)
-        tm = results.median(wid, RAW_TM_OBJSTORE)
-        entries: dict[str, dict[str, Any]] = {}
-        for name, runs in results.times[wid].items():
-            median = statistics.median(runs)
-            entries[name] = {
-                "times_s": runs,
-                "median_s": median,
-                "ratio_to_raw": raw / median if raw else None,
-                "ops_per_s": workload.ops / median if workload.ops else None,
-                "mib_per_s": workload.nbytes / MIB / median if workload.nbytes else None,
-                "info_only": ADAPTERS[name].info_only,
-            }
-            if tm:
-                entries[name]["ratio_to_tm_objstore_sizes"] = tm / median
-        out[wid] = {"workload": asdict(workload), "contestants": entries}
-    return {
-        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "environment": {**env, "load_at_end": load_average()},
-        "config": asdict(cfg),
-        "results": out,
-    }
+    def info(wid: str, name: str, median: float) -> dict[str, Any]:
+        entry: dict[str, Any] = {"info_only": ADAPTERS[name].info_only}
+        if tm := results.median(wid, RAW_TM_OBJSTORE):
+            entry["ratio_to_tm_objstore_sizes"] = tm / median
+        return entry
 
-
-def save_json(document: dict[str, Any], stem: str) -> Path:
-    folder = BENCH_DIR / "results"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
+    out = results_json(results, RAW, "ratio_to_raw", info)
+    return json_document(cfg, {**env, "load_at_end": load_average()}, out)
 
 
 # -- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None, float | None]:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--rounds", type=int, help="counted rounds (default 5; 1 with --quick)")
     parser.add_argument(
         "--objects", type=int, help="small objects per workload (default 500; 50 with --quick)"
@@ -1294,70 +942,38 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path | None, float |
     parser.add_argument(
         "--quick", action="store_true", help="smoke test: 1 round, 50 objects, 32 MiB file"
     )
-    parser.add_argument(
-        "--server", choices=("rclone", "moto"), default="rclone", help="the loopback S3 server"
-    )
+    add_options(parser, "--server")
     parser.add_argument(
         "--contestants",
         default=",".join(DEFAULT_CONTESTANTS),
         help=f"comma-separated, from {', '.join(DEFAULT_CONTESTANTS)} (raw always runs)",
     )
-    parser.add_argument("--dir", type=Path, help="where to make the scratch directory (/tmp)")
-    parser.add_argument(
-        "--no-settle",
-        action="store_true",
-        help="skip os.sync() and memory priming before each timed run",
-    )
-    parser.add_argument("--seed", type=int, help="shuffle seed (random by default)")
-    parser.add_argument(
-        "--wait-load",
-        type=float,
-        metavar="LIMIT",
-        help="first wait (up to 5 min) until the 1-minute load average is below LIMIT",
-    )
+    add_options(parser, "--dir", "--no-settle", "--seed", "--wait-load")
     args = parser.parse_args(argv)
 
-    contestants = tuple(n.strip() for n in args.contestants.split(",") if n.strip())
-    unknown = [n for n in contestants if n not in PACKAGES]
-    if unknown:
-        parser.error(f"unknown contestants: {', '.join(unknown)}")
     cfg = Config(
         server=args.server,
-        contestants=contestants,
+        contestants=contestant_names(parser, args.contestants, PACKAGES),
         settle=not args.no_settle,
-        seed=args.seed if args.seed is not None else random.randrange(1 << 30),
+        seed=pick_seed(args.seed),
     )
-    if args.quick:
-        cfg = replace(cfg, rounds=1, objects=50, file_size=32 * MIB)
-    if args.rounds is not None:
-        cfg = replace(cfg, rounds=args.rounds)
-    if args.objects is not None:
-        cfg = replace(cfg, objects=args.objects)
-    if cfg.rounds < 1 or cfg.objects < 1:
-        parser.error("--rounds and --objects must be at least 1")
+    quick = {"rounds": 1, "objects": 50, "file_size": 32 * MIB}
+    cfg = configure(parser, args, cfg, quick, ("rounds", "objects"))
     return cfg, args.dir, args.wait_load
 
 
 def available(cfg: Config) -> Config:
     """Drop contestants that cannot run here, saying why."""
-    keep = []
-    for name in cfg.contestants:
+
+    def why_not(name: str) -> str | None:
         if name == "objstore-noprobe" and cfg.server != "rclone":
-            print("note: objstore-noprobe skipped (only differs on rclone)", file=sys.stderr)
-            continue
+            return "only differs on rclone"
         if name == "s3fs":
             why = side_available()
-            if why:
-                print(f"note: s3fs skipped ({why}; see bench/README.md)", file=sys.stderr)
-                continue
-        else:
-            try:
-                __import__(PACKAGES[name])
-            except ImportError:
-                print(f"note: {name} skipped ({PACKAGES[name]} is not installed)", file=sys.stderr)
-                continue
-        keep.append(name)
-    return replace(cfg, contestants=tuple(keep))
+            return f"{why}; see bench/README.md" if why else None
+        return None if importable(PACKAGES[name]) else f"{PACKAGES[name]} is not installed"
+
+    return replace(cfg, contestants=keep_available(cfg.contestants, why_not))
 
 
 def run(cfg: Config, scratch: Path) -> tuple[Results, dict[str, Any]]:
@@ -1386,8 +1002,7 @@ def run(cfg: Config, scratch: Path) -> tuple[Results, dict[str, Any]]:
             session = replace(session, cfg=cfg, results=results)
             for number in range(1, cfg.rounds + 1):
                 run_round(session, number)
-                elapsed = time.perf_counter() - started
-                print(f"round {number}/{cfg.rounds} done ({elapsed:.0f} s)", file=sys.stderr)
+                round_done(number, cfg.rounds, started)
         finally:
             buckets.remove_all()
     return results, env
@@ -1401,34 +1016,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = available(cfg)
     if load_limit is not None:
         wait_for_load(load_limit)
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="objstore-bench-s3-", dir=parent))
+    scratch = make_scratch(parent, "objstore-bench-s3-")
     try:
         results, env = run(cfg, scratch)
     finally:
         if _side is not None:
             _side.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    print()
-    print("## Time, as a ratio to raw boto3")
-    print()
-    print(ratio_table(results, cfg))
-    print()
-    print(footnotes(cfg))
-    print()
-    print("## Throughput (medians)")
-    print()
-    print(rate_table(results, cfg))
-    targets = target_table(results, cfg)
-    if targets:
-        print()
-        print("## objstore against the targets")
-        print()
-        print(targets)
-    path = save_json(to_json(results, cfg, env), f"s3-{cfg.server}")
-    print()
-    print(f"JSON: {path.relative_to(BENCH_DIR.parent)}", flush=True)
+    sections = [
+        (
+            "Time, as a ratio to raw boto3",
+            ratio_table(results, report_rows(results), cfg.contestants, info_mark)
+            + "\n\n"
+            + footnotes(cfg),
+        ),
+        (
+            "Throughput (medians)",
+            rate_table(
+                results, results.workloads, (RAW, RAW_TM_OBJSTORE, *cfg.contestants), fmt_rate, "—"
+            ),
+        ),
+        ("objstore against the targets", target_table(results, cfg)),
+    ]
+    publish(sections, to_json(results, cfg, env), f"s3-{cfg.server}")
     return 0
 
 

@@ -22,8 +22,10 @@ Requests (``cmd``):
 - ``close``: drop a handle; ``quit``: exit.
 
 An error answers ``{"error": "..."}`` and the process stays up. Only the
-standard library is imported at the top, so ``bench_async.py`` can import
-:class:`LagProbe` and :func:`make_data` from here and measure the same way.
+standard library (and ``_harness.py``, which only uses the standard library)
+is imported at the top, so ``bench_async.py`` can import :class:`LagProbe`
+from here and measure the same way; the object bytes come from
+``_harness.make_data`` in both processes.
 """
 
 from __future__ import annotations
@@ -33,18 +35,12 @@ import gc
 import hashlib
 import importlib.metadata
 import json
-import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-MIB = 1 << 20
-
-
-def make_data(seed: int, size: int) -> bytes:
-    """An object's content: the same bytes in every process for the same seed and size."""
-    return random.Random(seed).randbytes(size)
+from _harness import botocore_settings, make_data, timed_call
 
 
 class LagProbe:
@@ -110,13 +106,7 @@ class S3fsContestant:
             secret=server["secret_access_key"],
             endpoint_url=server["endpoint_url"],
             client_kwargs={"region_name": server["region"]},
-            config_kwargs={
-                "signature_version": "s3v4",
-                "s3": {"addressing_style": "path"},
-                "retries": {"mode": "standard", "total_max_attempts": 5},
-                "request_checksum_calculation": "when_required",
-                "response_checksum_validation": "when_required",
-            },
+            config_kwargs=botocore_settings(),
             skip_instance_cache=True,  # a fresh instance per bucket
             use_listings_cache=False,  # stat must ask the server, not a listing seen before
         )
@@ -125,11 +115,8 @@ class S3fsContestant:
         return f"{self.bucket}/{key}"
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        job = self._job(request)
-        gc.collect()
-        start = time.perf_counter()
-        out = job()
-        return {"seconds": time.perf_counter() - start, "result": out}
+        seconds, out = timed_call(self._job(request))
+        return {"seconds": seconds, "result": out}
 
     def _job(self, request: dict[str, Any]) -> Callable[[], object]:
         kind, keys = request["job"], request["keys"]
@@ -202,14 +189,7 @@ class Aioboto3Contestant:
             region_name=server["region"],
             aws_access_key_id=server["access_key_id"],
             aws_secret_access_key=server["secret_access_key"],
-            config=AioConfig(
-                signature_version="s3v4",
-                s3={"addressing_style": "path"},
-                retries={"mode": "standard", "total_max_attempts": 5},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-                **extra,
-            ),
+            config=AioConfig(**botocore_settings(), **extra),
         )
         return await self._context.__aenter__()
 
