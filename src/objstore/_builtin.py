@@ -79,12 +79,13 @@ def _s3_url(url: SplitResult) -> dict[str, Any]:
 
 
 def _s3(section: Section, shared: Shared) -> Backend:
+    from .backends._s3_presets import default_connections
     from .backends.s3 import S3Backend
     from .layers import PrefixLayer
 
     options = {key: section[key] for key in section.values if key != "prefix"}
     # every worker of an AsyncStore may hold a connection: size the pool for them too
-    connections = max(10, 2 * options["max_concurrency"], shared.max_workers)
+    connections = max(default_connections(options["max_concurrency"]), shared.max_workers)
     backend: Backend = S3Backend(
         options.pop("bucket"),
         max_connections=connections,

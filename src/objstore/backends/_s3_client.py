@@ -52,7 +52,7 @@ def client_config(options: S3Options) -> dict[str, Any]:
     """The ``botocore.config.Config`` arguments for these options."""
     return {
         "signature_version": "s3v4",  # presigned URLs too (botocore would pick SigV2 there)
-        "max_pool_connections": options.max_connections or max(10, 2 * options.max_concurrency),
+        "max_pool_connections": options.max_connections,
         # botocore's own "max_attempts" counts retries only; ours counts every attempt.
         "retries": {"mode": "standard", "total_max_attempts": options.max_attempts},
         "connect_timeout": options.connect_timeout,

@@ -79,8 +79,7 @@ class PartReader:
                 chunk = next(self._chunks, None)
                 if chunk is None:
                     break
-                view = memoryview(chunk)
-                self._rest = view if view.format == "B" and view.ndim == 1 else view.cast("B")
+                self._rest = memoryview(chunk)  # payload chunks are flat bytes
             piece, self._rest = self._rest[: n - have], self._rest[n - have :]
             pieces.append(piece)
             have += len(piece)

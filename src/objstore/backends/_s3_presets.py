@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
@@ -116,7 +116,7 @@ class S3Options:
     multipart_threshold: int
     part_size: int
     max_concurrency: int
-    max_connections: int | None
+    max_connections: int
     max_attempts: int
     connect_timeout: float
     read_timeout: float
@@ -148,10 +148,12 @@ def resolve(bucket: object, provider: object, given: dict[str, object]) -> S3Opt
     _check_credentials(given)
     _check_verify(given["verify"])
     _check_sizes(given, picked["batch_delete_size"])
+    connections = cast("int | None", given["max_connections"])
     return S3Options(
         bucket=_check_bucket(bucket),
         provider=provider,  # type: ignore[arg-type]
         preset=preset,
+        max_connections=connections or default_connections(cast(int, given["max_concurrency"])),
         **picked,  # type: ignore[arg-type]
         **{name: given[name] for name in _PASSED_THROUGH},  # type: ignore[arg-type]
     )
@@ -165,8 +167,14 @@ _OPTIONAL_STRINGS = (
 )  # fmt: skip
 _PASSED_THROUGH = (
     *_OPTIONAL_STRINGS, "verify", "multipart_threshold", "part_size", "max_concurrency",
-    "max_connections", "max_attempts", "connect_timeout", "read_timeout",
+    "max_attempts", "connect_timeout", "read_timeout",
 )  # fmt: skip
+
+
+def default_connections(max_concurrency: int) -> int:
+    """The connection pool when none is given: room for every part of an upload in
+    flight and as many other calls, and never below botocore's default of 10."""
+    return max(10, 2 * max_concurrency)
 
 
 def _or(value: object, default: object) -> object:

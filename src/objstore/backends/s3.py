@@ -407,7 +407,9 @@ class S3Backend(BackendBase):
                 if offset >= info.size:
                     return EmptyStream(info)
                 if_match = info.etag  # it grew meanwhile: read that version
-        raise UnavailableError(f"{key!r} keeps changing under the reader", key=key, backend="s3")
+        raise UnavailableError(
+            f"{key!r} keeps changing under the reader", key=key, backend=self.name
+        )
 
     def _get_object(
         self, key: str, offset: int, length: int | None, if_match: str | None
