@@ -31,7 +31,14 @@ from typing import Any, TypeVar
 
 from . import _checks
 from ._models import CommonPrefix, ObjectInfo
-from ._payload import DEFAULT_CHUNK, Payload, ProgressCallback, UploadCancelled, make_payload
+from ._payload import (
+    DEFAULT_CHUNK,
+    Payload,
+    ProgressCallback,
+    UploadCancelled,
+    as_bytes,
+    make_payload,
+)
 from ._reader import ObjectReader, RangeCursor
 from ._store import PutArgs, StoreBase
 from .backend import Backend
@@ -382,18 +389,10 @@ def _is_async_source(data: object) -> bool:
 async def _async_chunks(data: Any) -> AsyncIterator[bytes]:
     if hasattr(data, "__aiter__"):
         async for chunk in data:
-            yield _checked(chunk)
+            yield as_bytes(chunk)
         return
     while chunk := await data.read(DEFAULT_CHUNK):
-        yield _checked(chunk)
-
-
-def _checked(chunk: object) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError(f"put() data chunks must be bytes-like, not {type(chunk).__name__}")
+        yield as_bytes(chunk)
 
 
 def _take(items: Iterator[T], count: int) -> builtins.list[T]:

@@ -171,15 +171,15 @@ def _file_chunks(source: SupportsRead) -> Iterator[bytes]:
             raise TypeError("put() cannot read from a non-blocking stream that has no data ready")
         if not chunk:
             return
-        yield _as_bytes(chunk)
+        yield as_bytes(chunk)
 
 
 def _checked_chunks(data: Iterable[Any]) -> Iterator[bytes]:
     for chunk in data:
-        yield _as_bytes(chunk)
+        yield as_bytes(chunk)
 
 
-def _as_bytes(chunk: object) -> bytes:
+def as_bytes(chunk: object) -> bytes:
     if isinstance(chunk, bytes):
         return chunk
     if isinstance(chunk, bytearray | memoryview):

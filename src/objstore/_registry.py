@@ -123,7 +123,8 @@ class _Registry:
             raise ConfigError(
                 f"entry point {name!r} ({entry.value}) must be a BackendSpec named {name!r}"
             )
-        self.register(_with_origin(spec, _dist_name(entry)))
+        spec = replace(spec, origin=_dist_name(entry))
+        self.register(spec)
         self._plugins.add(name)
         return spec
 
@@ -137,10 +138,6 @@ def _entry_points() -> tuple[metadata.EntryPoint, ...]:
 def _dist_name(entry: metadata.EntryPoint) -> str:
     dist = entry.dist
     return dist.name if dist is not None else entry.value
-
-
-def _with_origin(spec: BackendSpec, origin: str) -> BackendSpec:
-    return replace(spec, origin=origin)
 
 
 REGISTRY = _Registry()
