@@ -25,16 +25,12 @@ import objstore
 from objstore.backends._s3_metadata import decode_value, encode_value
 from objstore.backends._s3_multipart import MAX_PARTS, Upload, part_size
 from objstore.backends.s3 import S3Backend
+from objstore.testing._helpers import pattern
 
 MiB = 1 << 20
 GiB = 1 << 30
 TiB = 1 << 40
 SMALL_PARTS = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB}
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    block = bytes((i * 7 + seed) % 251 for i in range(251))
-    return (block * (size // 251 + 1))[:size]
 
 
 @pytest.fixture(params=["moto_http", "rclone_s3"])
