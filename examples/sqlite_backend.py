@@ -18,22 +18,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from objstore.backend import (
-    REQUIRED,
     BackendBase,
-    BackendSpec,
     Capabilities,
     CommonPrefix,
     ObjectInfo,
-    Option,
     Payload,
+    WriteMode,
+    check_write,
+)
+from objstore.errors import NotFoundError, PreconditionFailedError, UnavailableError
+from objstore.plugin import (
+    REQUIRED,
+    BackendSpec,
+    Option,
     Section,
     Shared,
-    WriteMode,
     as_str,
     collapse,
     prefix_end,
 )
-from objstore.errors import NotFoundError, PreconditionFailedError, UnavailableError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -74,8 +77,7 @@ class SQLiteBackend(BackendBase):
     capabilities = Capabilities(conditional_put=True, server_side_copy=True, batch_delete=True)
 
     def __init__(self, path: str):
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()  # one connection, shared by this store's threads
         with self._errors(None):
             self._db.execute(SCHEMA)
@@ -83,18 +85,30 @@ class SQLiteBackend(BackendBase):
     def __repr__(self) -> str:
         return "SQLiteBackend()"
 
-    def put(self, key: str, payload: Payload, *, content_type: str,
-            metadata: Mapping[str, str], mode: WriteMode) -> ObjectInfo:
+    def put(
+        self,
+        key: str,
+        payload: Payload,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        mode: WriteMode,
+    ) -> ObjectInfo:
         data = b"".join(payload.chunks())  # read before taking any lock
+        payload.seal()  # a cancelled upload stops here, before the commit
         with self._transaction(key) as db:
             self._check(db, key, mode)
             return self._write(db, key, data, content_type, metadata)
 
-    def get(self, key: str, *, offset: int, length: int | None,
-            if_match: str | None = None) -> _Bytes:
+    def get(
+        self, key: str, *, offset: int, length: int | None, if_match: str | None = None
+    ) -> _Bytes:
         # substr() counts from 1, and a missing length means "to the end".
-        selected, args = ("substr(data, ?)", (offset + 1,)) if length is None else (
-            "substr(data, ?, ?)", (offset + 1, length))
+        selected, args = (
+            ("substr(data, ?)", (offset + 1,))
+            if length is None
+            else ("substr(data, ?, ?)", (offset + 1, length))
+        )
         with self._errors(key), self._lock:
             row = self._db.execute(
                 f"SELECT {selected}, {_INFO} FROM objects WHERE key = ?", (*args, key)
@@ -122,15 +136,17 @@ class SQLiteBackend(BackendBase):
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         with self._transaction(src_key) as db:
-            row = db.execute("SELECT data, content_type, metadata FROM objects WHERE key = ?",
-                             (src_key,)).fetchone()
+            row = db.execute(
+                "SELECT data, content_type, metadata FROM objects WHERE key = ?", (src_key,)
+            ).fetchone()
             if row is None:
                 raise NotFoundError(f"no object {src_key!r}", key=src_key, backend=self.name)
             self._check(db, dst_key, mode)
             return self._write(db, dst_key, row[0], row[1], json.loads(row[2]))
 
-    def list(self, prefix: str, *, delimiter: str | None,
-             start_after: str | None) -> Iterator[ObjectInfo | CommonPrefix]:
+    def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
         return collapse(self._objects(prefix, start_after), prefix, delimiter)
 
     def close(self) -> None:
@@ -160,16 +176,22 @@ class SQLiteBackend(BackendBase):
 
     def _check(self, db: sqlite3.Connection, key: str, mode: WriteMode) -> None:
         row = db.execute("SELECT etag FROM objects WHERE key = ?", (key,)).fetchone()
-        if mode.create and row is not None:
-            raise PreconditionFailedError(f"{key!r} already exists", key=key, backend=self.name)
-        if mode.if_match is not None and (row is None or row[0] != mode.if_match):
-            raise PreconditionFailedError(f"{key!r} does not have etag {mode.if_match!r}",
-                                          key=key, backend=self.name)
+        check_write(key, mode, None if row is None else row[0], self.name)
 
-    def _write(self, db: sqlite3.Connection, key: str, data: bytes, content_type: str,
-               metadata: Mapping[str, str]) -> ObjectInfo:
-        row = (os.urandom(12).hex(), content_type, json.dumps(dict(metadata)),
-               datetime.now(UTC).timestamp())
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> ObjectInfo:
+        row = (
+            os.urandom(12).hex(),
+            content_type,
+            json.dumps(dict(metadata)),
+            datetime.now(UTC).timestamp(),
+        )
         db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?)", (key, data, *row))
         return _info(key, (len(data), *row))
 

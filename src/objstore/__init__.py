@@ -22,6 +22,7 @@ from ._version import __version__
 from .errors import (
     CircuitOpenError,
     ConfigError,
+    InsufficientStorageError,
     InvalidKeyError,
     KeyConflictError,
     NotFoundError,
@@ -41,6 +42,7 @@ __all__ = [
     "CircuitOpenError",
     "CommonPrefix",
     "ConfigError",
+    "InsufficientStorageError",
     "InvalidKeyError",
     "KeyConflictError",
     "NotFoundError",

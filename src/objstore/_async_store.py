@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from . import _checks
+from . import _checks, _defaults
 from ._models import CommonPrefix, ObjectInfo
 from ._payload import (
     DEFAULT_CHUNK,
@@ -45,7 +45,6 @@ from .backend import Backend
 
 T = TypeVar("T")
 
-DEFAULT_MAX_WORKERS = 16
 _READ_AHEAD = 4  # chunks an async upload may hold between the loop and the worker
 _LIST_BATCH = 1000
 _INLINE_MAX = 1 << 20  # bigger copies go to the pool even for a non-blocking backend
@@ -59,7 +58,7 @@ class AsyncStore(StoreBase):
         max_workers: Size of the store's own worker pool for blocking work.
     """
 
-    def __init__(self, backend: Backend, *, max_workers: int = DEFAULT_MAX_WORKERS):
+    def __init__(self, backend: Backend, *, max_workers: int = _defaults.MAX_WORKERS):
         super().__init__(backend)
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -130,16 +129,18 @@ class AsyncStore(StoreBase):
         self, prefix: str = "", *, delimiter: str | None = None, start_after: str | None = None
     ) -> AsyncIterator[ObjectInfo | CommonPrefix]:
         """See :meth:`Store.list`: an async iterator, fetched in batches in the pool."""
-        if not self._prepare_list(prefix, delimiter, start_after):
+        args = self._prepare_list(prefix, delimiter, start_after)
+        if args is None:
             return _empty()
-        return self._list(self._sync_list(prefix, delimiter, start_after))
+        return self._list(self._sync_list(*args))
 
     async def copy(
         self, src_key: str, dst_key: str, *, if_none_match: str | None = None
     ) -> ObjectInfo:
         """See :meth:`Store.copy`."""
-        mode = self._prepare_copy(src_key, dst_key, if_none_match)
-        return await self._run(self._sync_copy, src_key, dst_key, mode)
+        return await self._run(
+            self._sync_copy, *self._prepare_copy(src_key, dst_key, if_none_match)
+        )
 
     async def presign(
         self,

@@ -138,6 +138,7 @@ S3 = BackendSpec(
     factory=_s3,
     parse_url=_s3_url,
     doc="Amazon S3 and S3-compatible services (needs objstore[s3])",
+    network=True,
 )
 
 for _spec in (MEMORY, FILE, S3):

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 
-from .backend import WriteMode
+from .backend import CREATE, OVERWRITE, Update, WriteMode
 
 MAX_METADATA_BYTES = 2048
 MAX_EXPIRES = 7 * 24 * 3600
@@ -77,7 +77,7 @@ def check_mode(if_match: object, if_none_match: object) -> WriteMode:
     if if_none_match is not None and if_none_match != "*":
         raise ValueError(f'if_none_match must be "*" or None, not {if_none_match!r}')
     if if_match is None:
-        return WriteMode.CREATE if if_none_match else WriteMode.OVERWRITE
+        return CREATE if if_none_match else OVERWRITE
     if if_none_match is not None:
         raise ValueError("give if_match or if_none_match, not both: no object satisfies both")
     if not isinstance(if_match, str):
@@ -87,7 +87,7 @@ def check_mode(if_match: object, if_none_match: object) -> WriteMode:
         etag = etag[1:-1]  # an etag copied from an HTTP header, quotes included
     if not etag or etag == "*":
         raise ValueError(f"if_match must be an etag, not {if_match!r}")
-    return WriteMode.update(etag)
+    return Update(etag)
 
 
 def check_range(offset: object, length: object) -> tuple[int, int | None]:

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import _builtin  # noqa: F401 - registers the built-in backends
+from . import (
+    _builtin,  # noqa: F401 - registers the built-in backends
+    _defaults,
+)
 from ._async_store import AsyncStore
 from ._options import (
     Option,
@@ -25,6 +28,7 @@ from ._options import (
     as_bool,
     as_duration,
     as_int,
+    optional,
     positive,
     unknown_key_error,
     validate,
@@ -38,21 +42,38 @@ EMBEDDED_DEFAULT: Mapping[str, Any] = {"backend": "file", "file": {"root": "./ob
 
 SHARED_SECTIONS: Mapping[str, Mapping[str, Option]] = {
     "retries": {
-        "max_attempts": Option(as_int(1), 5, doc="attempts per request, the first included"),
+        "max_attempts": Option(
+            as_int(1), _defaults.MAX_ATTEMPTS, doc="attempts per request, the first included"
+        ),
     },
     "timeouts": {
-        "connect": Option(positive(as_duration), 5.0, doc="seconds to establish a connection"),
-        "read": Option(positive(as_duration), 60.0, doc="seconds to wait for data"),
+        "connect": Option(
+            positive(as_duration),
+            _defaults.CONNECT_TIMEOUT,
+            doc="seconds to establish a connection",
+        ),
+        "read": Option(
+            positive(as_duration), _defaults.READ_TIMEOUT, doc="seconds to wait for data"
+        ),
     },
     "circuit_breaker": {
-        "enabled": Option(as_bool, True, doc="fail fast after repeated transient failures"),
-        "fail_max": Option(as_int(1), 5, doc="consecutive transient failures that open it"),
-        "reset_timeout": Option(as_duration, 60.0, doc="seconds before a trial call"),
+        "enabled": Option(
+            optional(as_bool),
+            None,
+            doc="fail fast while the backend is down; default: on for network backends (s3), "
+            "off for file and memory",
+        ),
+        "fail_max": Option(
+            as_int(1), _defaults.FAIL_MAX, doc="consecutive transient failures that open it"
+        ),
+        "reset_timeout": Option(
+            as_duration, _defaults.RESET_TIMEOUT, doc="seconds before a trial call"
+        ),
     },
 }
 SHARED_SCALARS: Mapping[str, Option] = {
     "read_only": Option(as_bool, False, doc="refuse every write"),
-    "max_workers": Option(as_int(1), 16, doc="AsyncStore's worker pool size"),
+    "max_workers": Option(as_int(1), _defaults.MAX_WORKERS, doc="AsyncStore's worker pool size"),
 }
 
 
@@ -272,9 +293,10 @@ def build(config: Config) -> Backend:
     """Build the backend and wrap it in the configured layers."""
     from .layers import CircuitBreakerLayer, ReadOnlyLayer
 
-    backend = REGISTRY.get(config.backend).factory(config.section, config.shared)
+    spec = REGISTRY.get(config.backend)
+    backend = spec.factory(config.section, config.shared)
     shared = config.shared
-    if shared.breaker:
+    if spec.network if shared.breaker is None else shared.breaker:
         backend = CircuitBreakerLayer(
             backend, fail_max=shared.fail_max, reset_timeout=shared.reset_timeout
         )

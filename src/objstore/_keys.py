@@ -16,16 +16,41 @@ MAX_SEGMENT_BYTES = 255
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
+def plain_str(value: object, what: str) -> str:
+    """The exact ``str`` a key-like argument stands for (SPEC §3).
+
+    For a subclass of ``str`` (a ``str``-mixin ``Enum``, say) that is its string
+    value, ``str.__str__(value)``, never its ``str()`` (which an ``Enum`` turns
+    into its member name): what is validated is what is used. Anything that is
+    not a ``str`` at all is a ``TypeError``.
+    """
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+
+
 def check_key(key: object) -> str:
-    """Return ``key`` if it is a portable key, else raise :class:`InvalidKeyError`."""
-    if type(key) is not str:
-        if isinstance(key, str):
-            return check_key(str(key))
-        raise InvalidKeyError(f"a key must be a str, not {type(key).__name__}", key=None)
+    """Return the plain ``str`` of ``key`` if it is a portable key.
+
+    Raises:
+        TypeError: ``key`` is not a ``str``.
+        InvalidKeyError: it breaks SPEC §3.
+    """
+    key = plain_str(key, "a key")
     reason = key_problem(key)
     if reason is not None:
-        raise InvalidKeyError(f"invalid key {key!r}: {reason}", key=key)
+        raise InvalidKeyError(f"invalid key {show_key(key)}: {reason}", key=key)
     return key
+
+
+def show_key(key: str, limit: int = 100) -> str:
+    """``repr(key)`` for a message, shortened when the key is long."""
+    text = repr(key)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}...' ({len(key.encode('utf-8', 'replace'))} bytes)"
 
 
 def key_problem(key: str) -> str | None:
@@ -56,9 +81,9 @@ def key_problem(key: str) -> str | None:
 
 
 def check_prefix(prefix: object, what: str = "prefix") -> str:
-    """Check a listing prefix or ``start_after`` value: any string a key could start with."""
-    if not isinstance(prefix, str):
-        raise TypeError(f"{what} must be a str, not {type(prefix).__name__}")
+    """Return the plain ``str`` of a listing prefix or ``start_after`` value: any string
+    a key could start with."""
+    prefix = plain_str(prefix, what)
     try:
         size = len(prefix.encode("utf-8"))
     except UnicodeEncodeError:
@@ -83,11 +108,10 @@ def prefix_can_match(prefix: str) -> bool:
 
 
 def check_delimiter(delimiter: object) -> str | None:
-    """Check a listing delimiter: ``None`` or a non-empty string."""
+    """Return the plain ``str`` of a listing delimiter (``None`` or a non-empty string)."""
     if delimiter is None:
         return None
-    if not isinstance(delimiter, str):
-        raise TypeError(f"delimiter must be a str or None, not {type(delimiter).__name__}")
+    delimiter = plain_str(delimiter, "delimiter")
     if not delimiter:
         raise ValueError("delimiter must not be empty (use None for a recursive listing)")
     return delimiter

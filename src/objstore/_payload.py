@@ -2,14 +2,20 @@
 
 A backend receives a :class:`Payload` and reads it with :meth:`Payload.read` (exact
 sizes, convenient for parts) or :meth:`Payload.chunks` (whatever comes, cheapest);
-either way the caller's ``progress`` callback sees the bytes go.
+either way the caller's ``progress`` callback sees the bytes go. A native async
+backend receives an :class:`AsyncPayload`, the same with awaitable reads.
 Memory stays bounded by what the backend asks for, whatever the object's size.
+
+Right before it commits, a backend calls :meth:`Payload.seal`: a payload whose
+upload was cancelled meanwhile refuses, so a cancelled ``put`` commits nothing
+unless the cancellation came after the commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 ProgressCallback = Callable[[int, "int | None"], object]
@@ -59,6 +65,21 @@ class Payload:
         self._cancelled = True
 
     @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled
+
+    def seal(self) -> None:
+        """Called by the backend right before it commits: refuse if the upload was cancelled.
+
+        Raises:
+            UploadCancelled: the upload was cancelled; the backend abandons the write.
+        """
+        if self._cancelled:
+            self.failure = UploadCancelled("the upload was cancelled")
+            raise self.failure
+
+    @property
     def bytes_read(self) -> int:
         """How many bytes have been handed out so far."""
         return self._done
@@ -97,14 +118,85 @@ class Payload:
         return data
 
     def _next(self) -> bytes | memoryview | None:
-        if self._cancelled:
-            self.failure = UploadCancelled("the upload was cancelled")
-            raise self.failure
+        self.seal()
         try:
             for chunk in self._chunks:
                 if len(chunk):
                     return chunk
             return None
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+    def _count(self, piece: memoryview | bytes) -> memoryview | bytes:
+        self._done += len(piece)
+        if self._progress is not None and len(piece):
+            self._progress(self._done, self.size)
+        return piece
+
+
+class AsyncPayload:
+    """The data of one ``put`` for a native async backend; see :class:`Payload`.
+
+    Reads are awaited; cancelling the awaiting task is how an upload is cancelled,
+    so :meth:`seal` has nothing to refuse and exists for symmetry.
+    """
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes | memoryview],
+        size: int | None,
+        progress: ProgressCallback | None = None,
+    ):
+        self.size = size
+        self.failure: BaseException | None = None
+        self._chunks = chunks
+        self._progress = progress
+        self._pending = memoryview(b"")
+        self._done = 0
+
+    @property
+    def bytes_read(self) -> int:
+        """How many bytes have been handed out so far."""
+        return self._done
+
+    def seal(self) -> None:
+        """See :meth:`Payload.seal`."""
+
+    async def chunks(self) -> AsyncIterator[bytes | memoryview]:
+        """See :meth:`Payload.chunks`."""
+        if self._pending:
+            pending, self._pending = self._pending, memoryview(b"")
+            yield self._count(pending)
+        while (chunk := await self._next()) is not None:
+            yield self._count(chunk)
+
+    async def read(self, n: int) -> bytes:
+        """See :meth:`Payload.read`."""
+        parts = [bytes(self._pending[:n])]
+        have = len(parts[0])
+        self._pending = self._pending[have:]
+        while have < n:
+            chunk = await self._next()
+            if chunk is None:
+                break
+            view = memoryview(chunk)
+            take = min(n - have, len(view))
+            parts.append(bytes(view[:take]))
+            self._pending = view[take:]
+            have += take
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._count(data)
+        return data
+
+    async def _next(self) -> bytes | memoryview | None:
+        try:
+            async for chunk in self._chunks:
+                if len(chunk):
+                    return chunk
+            return None
+        except asyncio.CancelledError:
+            raise
         except BaseException as exc:
             self.failure = exc
             raise

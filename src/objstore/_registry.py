@@ -15,6 +15,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote
 
+from . import _defaults
 from ._options import Option, Section
 from .errors import ConfigError
 
@@ -28,14 +29,14 @@ ENTRY_POINT_GROUP = "objstore.backends"
 class Shared:
     """The validated settings every backend shares (top-level config keys)."""
 
-    max_attempts: int = 5
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    breaker: bool = True
-    fail_max: int = 5
-    reset_timeout: float = 60.0
+    max_attempts: int = _defaults.MAX_ATTEMPTS
+    connect_timeout: float = _defaults.CONNECT_TIMEOUT
+    read_timeout: float = _defaults.READ_TIMEOUT
+    breaker: bool | None = None
+    fail_max: int = _defaults.FAIL_MAX
+    reset_timeout: float = _defaults.RESET_TIMEOUT
     read_only: bool = False
-    max_workers: int = 16
+    max_workers: int = _defaults.MAX_WORKERS
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class BackendSpec:
         parse_url: A custom URL reader returning the section's raw values, for
             schemes whose location has structure (``s3://bucket/prefix``).
         doc: One line for listings and error messages.
+        network: The backend talks to a service over the network, so the circuit
+            breaker is on by default (SPEC §7).
     """
 
     name: str
@@ -60,6 +63,7 @@ class BackendSpec:
     url_option: str | None = None
     parse_url: Callable[[SplitResult], dict[str, Any]] | None = None
     doc: str = ""
+    network: bool = False
     origin: str = field(default="objstore", compare=False)
 
     def section_from_url(self, url: SplitResult) -> dict[str, Any]:

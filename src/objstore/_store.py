@@ -24,7 +24,7 @@ from ._keys import check_delimiter, check_key, check_prefix, prefix_can_match
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._payload import Payload, ProgressCallback, make_payload
 from ._reader import ChunkIterator, ObjectReader, RangeCursor
-from .backend import Backend, WriteMode
+from .backend import Backend, Overwrite, WriteMode
 from .errors import (
     NotFoundError,
     ObjstoreError,
@@ -42,6 +42,8 @@ _BUILTIN_ERRORS: tuple[tuple[type[Exception], type[ObjstoreError], str], ...] = 
 )
 
 PutArgs = tuple[str, str, dict[str, str], WriteMode]
+CopyArgs = tuple[str, str, WriteMode]
+ListArgs = tuple[str, "str | None", "str | None"]
 
 
 class StoreBase:
@@ -89,7 +91,7 @@ class StoreBase:
         content_type = _checks.check_content_type(content_type)
         meta = _checks.check_metadata(metadata)
         mode = _checks.check_mode(if_match, if_none_match)
-        if mode.conditional:
+        if not isinstance(mode, Overwrite):
             self._require_conditional(key)
         return key, content_type or _checks.guess_content_type(key), meta, mode
 
@@ -100,23 +102,24 @@ class StoreBase:
         offset, length = _checks.check_range(offset, length)
         return key, offset, length
 
-    def _prepare_copy(self, src_key: str, dst_key: str, if_none_match: str | None) -> WriteMode:
+    def _prepare_copy(self, src_key: str, dst_key: str, if_none_match: str | None) -> CopyArgs:
         self._check_open()
-        check_key(src_key)
-        check_key(dst_key)
+        src_key, dst_key = check_key(src_key), check_key(dst_key)
         mode = _checks.check_mode(None, if_none_match)
-        if mode.conditional:
+        if not isinstance(mode, Overwrite):
             self._require_conditional(dst_key)
-        return mode
+        return src_key, dst_key, mode
 
-    def _prepare_list(self, prefix: str, delimiter: str | None, start_after: str | None) -> bool:
-        """Check listing arguments; tell whether any key can match at all."""
+    def _prepare_list(
+        self, prefix: str, delimiter: str | None, start_after: str | None
+    ) -> ListArgs | None:
+        """Check listing arguments; ``None`` when no key can match at all."""
         self._check_open()
-        check_prefix(prefix)
-        check_delimiter(delimiter)
+        prefix = check_prefix(prefix)
+        delimiter = check_delimiter(delimiter)
         if start_after is not None:
-            check_prefix(start_after, "start_after")
-        return prefix_can_match(prefix)
+            start_after = check_prefix(start_after, "start_after")
+        return (prefix, delimiter, start_after) if prefix_can_match(prefix) else None
 
     def _prepare_keys(self, keys: Iterable[str]) -> builtins.list[str]:
         self._check_open()
@@ -346,9 +349,10 @@ class Store(StoreBase):
         ``start_after`` skips every key up to and including it. Pagination is
         internal; memory stays bounded.
         """
-        if not self._prepare_list(prefix, delimiter, start_after):
+        args = self._prepare_list(prefix, delimiter, start_after)
+        if args is None:
             return iter(())
-        return self._sync_list(prefix, delimiter, start_after)
+        return self._sync_list(*args)
 
     def copy(self, src_key: str, dst_key: str, *, if_none_match: str | None = None) -> ObjectInfo:
         """Copy an object with its content type and metadata; server-side where possible.
@@ -357,8 +361,7 @@ class Store(StoreBase):
             NotFoundError: the source does not exist.
             PreconditionFailedError: ``if_none_match="*"`` and the target exists.
         """
-        mode = self._prepare_copy(src_key, dst_key, if_none_match)
-        return self._sync_copy(src_key, dst_key, mode)
+        return self._sync_copy(*self._prepare_copy(src_key, dst_key, if_none_match))
 
     def presign(
         self,

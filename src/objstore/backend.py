@@ -3,130 +3,116 @@
 Users never call a backend directly; they call :class:`objstore.Store`, which
 validates keys and arguments, refuses calls after ``close``, maps stray errors,
 and provides every convenience (``exists``, ``get_stream``, ``open``, fallbacks
-for ``copy`` and ``delete_many``). A backend therefore only ever receives valid
-keys (SPEC §3) and checked arguments, and implements the few primitives below.
-
-The sentences with MUST are the contract; ``objstore.testing.ConformanceSuite``
-checks each of them through the public ``Store`` API. A backend:
+for ``copy`` and ``delete_many``, signed URLs). A backend therefore only ever
+receives valid keys (SPEC §3) and checked arguments, and implements the few
+primitives below. Each method's docstring states its contract in MUST
+sentences; ``objstore.testing.ConformanceSuite`` checks each of them through
+the public ``Store`` API. For every method, a backend:
 
 - MUST raise only :mod:`objstore.errors` for storage failures, translating its
-  native errors in one place and chaining them (``raise ... from exc``).
-- MUST raise :class:`~objstore.errors.NotFoundError` from ``get`` and ``stat`` when
-  the key does not exist, and MUST NOT raise from ``delete`` in that case.
-- MUST make ``put`` atomic: a reader sees the old object or the new one whole;
-  if ``put`` fails for any reason, including an exception raised while reading
-  the payload, the old object stays as it was and nothing else becomes visible
-  (no temp file, no lingering multipart upload).
-- MUST commit content type, metadata and etag together with the data.
-- MUST honour :class:`WriteMode` race-free when ``capabilities.conditional_put``
-  is true; the store never passes a conditional mode otherwise.
-- MUST give an etag that changes whenever the content changes, identical in
-  ``put``'s result, ``stat``, ``get``'s info and ``list``.
-- MUST yield from ``list`` in ascending code-point order, only keys that start
-  with ``prefix`` (a plain string prefix) and sort after ``start_after``, and
-  collapse keys on ``delimiter`` into :class:`~objstore.CommonPrefix` values,
-  with memory bounded whatever the number of keys.
-- MUST return from ``get`` a stream positioned at ``offset`` that yields exactly
-  the requested range, truncated at the object's end (``b""`` when ``offset``
-  is at or past it); when ``if_match`` is given and the object's etag differs
-  it MUST raise :class:`~objstore.errors.PreconditionFailedError`.
-- MAY implement ``copy``, ``delete_many`` and ``presign`` natively; the store
-  calls them only when ``capabilities`` says so (``server_side_copy``,
-  ``batch_delete``, ``presign``) and otherwise falls back or refuses.
-- MUST release everything in ``close``; the store never calls it twice.
-- MAY set ``blocking = False`` when no call ever blocks (the memory backend):
-  ``AsyncStore`` then runs its calls on the event loop instead of a worker pool.
+  native errors in one place and chaining them (``raise ... from exc``), and
+  MUST NOT put a secret into any message;
+- MUST raise :class:`~objstore.errors.UnavailableError` only when the service
+  cannot be reached or is overloaded (the circuit breaker counts it), and
+  :class:`~objstore.errors.InsufficientStorageError` when it is full.
 
-:class:`BackendBase` gives the optional methods a refusing default, so a minimal
-backend implements ``put``, ``get``, ``stat``, ``delete`` and ``list``. Two
-helpers do the listing arithmetic: :func:`collapse` groups a sorted stream of
-objects by a delimiter, and :func:`prefix_end` gives the exclusive upper bound
-of the keys that start with a prefix (for range queries).
+A backend may also implement :class:`AsyncBackend`, the native asyncio twins of
+its I/O methods; ``AsyncStore`` then runs on the event loop without threads.
+
+Everything a third-party backend needs to *register* itself (``BackendSpec``,
+options, ``register_backend``) lives in :mod:`objstore.plugin`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
-from ._listing import collapse, prefix_end
 from ._models import Capabilities, CommonPrefix, ObjectInfo
-from ._options import (
-    REQUIRED,
-    Option,
-    Section,
-    as_bool,
-    as_duration,
-    as_int,
-    as_size,
-    as_str,
-    bool_or_path,
-    one_of,
-    optional,
-)
-from ._payload import Payload
-from ._registry import BackendSpec, Shared, register_backend
-from .errors import UnsupportedOperationError
+from ._payload import AsyncPayload, Payload
+from .errors import PreconditionFailedError, UnsupportedOperationError
 
 __all__ = [
+    "AsyncBackend",
+    "AsyncPayload",
+    "AsyncReadStream",
     "Backend",
     "BackendBase",
-    "BackendSpec",
+    "CREATE",
     "Capabilities",
     "CommonPrefix",
+    "Create",
+    "OVERWRITE",
     "ObjectInfo",
-    "Option",
+    "Overwrite",
     "Payload",
-    "REQUIRED",
     "ReadStream",
-    "Section",
-    "Shared",
+    "Update",
     "WriteMode",
-    "as_bool",
-    "as_duration",
-    "as_int",
-    "as_size",
-    "as_str",
-    "bool_or_path",
-    "collapse",
-    "one_of",
-    "optional",
-    "prefix_end",
-    "register_backend",
+    "check_write",
 ]
 
 
+# -- write modes ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class WriteMode:
-    """How ``put`` treats an existing object: overwrite, create only, or update one version.
+class Overwrite:
+    """Write whatever is there (an unconditional ``put``)."""
 
-    Use the constants :attr:`OVERWRITE` and :attr:`CREATE`, or :meth:`update`.
+    def allows(self, current: str | None) -> bool:
+        """Whether the write may go ahead over the version ``current`` (``None``: absent)."""
+        return True
 
-    Attributes:
-        create: Write only if the key is absent (``if_none_match="*"``).
-        if_match: Write only if the current etag equals this (``if_match=etag``).
+    def refusal(self, key: str) -> str:
+        return f"{key!r} cannot be written"  # never raised: an overwrite always proceeds
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Write only if the key is absent (``if_none_match="*"``)."""
+
+    def allows(self, current: str | None) -> bool:
+        """Whether the write may go ahead over the version ``current`` (``None``: absent)."""
+        return current is None
+
+    def refusal(self, key: str) -> str:
+        return f"{key!r} already exists"
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Write only over the version whose etag is ``etag`` (``if_match=etag``)."""
+
+    etag: str
+
+    def allows(self, current: str | None) -> bool:
+        """Whether the write may go ahead over the version ``current`` (``None``: absent)."""
+        return current == self.etag
+
+    def refusal(self, key: str) -> str:
+        return f"{key!r} does not have etag {self.etag!r}"
+
+
+#: How ``put`` treats an existing object: one of three, never a contradictory mix.
+WriteMode: TypeAlias = Overwrite | Create | Update
+
+OVERWRITE = Overwrite()
+CREATE = Create()
+
+
+def check_write(key: str, mode: WriteMode, current: str | None, backend: str) -> None:
+    """Raise :class:`PreconditionFailedError` unless ``mode`` allows writing over ``current``.
+
+    ``current`` is the etag of the object now stored under ``key`` (``None``:
+    none). Backends call this inside their commit's critical section.
     """
-
-    create: bool = False
-    if_match: str | None = None
-
-    OVERWRITE: ClassVar[WriteMode]
-    CREATE: ClassVar[WriteMode]
-
-    @classmethod
-    def update(cls, etag: str) -> WriteMode:
-        """The mode that writes only over the version whose etag is ``etag``."""
-        return cls(if_match=etag)
-
-    @property
-    def conditional(self) -> bool:
-        """Whether this mode carries a condition at all."""
-        return self.create or self.if_match is not None
+    if not mode.allows(current):
+        raise PreconditionFailedError(mode.refusal(key), key=key, backend=backend)
 
 
-WriteMode.OVERWRITE = WriteMode()
-WriteMode.CREATE = WriteMode(create=True)
+# -- reads ------------------------------------------------------------------------------------
 
 
 @runtime_checkable
@@ -150,13 +136,44 @@ class ReadStream(Protocol):
         ...
 
     def close(self) -> None:
-        """Release the file or connection; may be called more than once."""
+        """Release the file or connection; MUST be harmless when called again."""
         ...
 
 
 @runtime_checkable
+class AsyncReadStream(Protocol):
+    """The asyncio twin of :class:`ReadStream`, as ``AsyncBackend.aget`` returns it."""
+
+    info: ObjectInfo
+
+    async def read(self, n: int) -> bytes:
+        """See :meth:`ReadStream.read`."""
+        ...
+
+    async def aclose(self) -> None:
+        """See :meth:`ReadStream.close`."""
+        ...
+
+
+# -- the protocol -----------------------------------------------------------------------------
+
+
+@runtime_checkable
 class Backend(Protocol):
-    """The primitives a storage backend implements (see the module docstring)."""
+    """The primitives a storage backend implements."""
+
+    @property
+    def blocking(self) -> bool:
+        """Whether a call may block the calling thread. ``AsyncStore`` runs the calls
+        of a blocking backend in its worker pool, and those of a non-blocking one
+        (the memory backend) on the event loop."""
+        ...
+
+    @property
+    def native_async(self) -> bool:
+        """Whether the backend implements :class:`AsyncBackend`; ``AsyncStore`` then
+        awaits those methods on the event loop instead of using threads."""
+        ...
 
     @property
     def name(self) -> str:
@@ -165,7 +182,7 @@ class Backend(Protocol):
 
     @property
     def capabilities(self) -> Capabilities:
-        """What the backend does natively."""
+        """What the backend does natively; MUST NOT change while it is open."""
         ...
 
     def put(
@@ -179,9 +196,21 @@ class Backend(Protocol):
     ) -> ObjectInfo:
         """Store the payload under ``key`` atomically and describe the new object.
 
+        MUST be atomic: a reader sees the old object or the new one whole. If it
+        fails for any reason, including an exception raised while reading the
+        payload or :meth:`Payload.seal` refusing the commit, the old object MUST
+        stay as it was and nothing else become visible (no temp file, no
+        lingering multipart upload). MUST commit content type, metadata and etag
+        together with the data, and call ``payload.seal()`` right before the
+        commit. MUST honour ``mode`` race-free when ``capabilities.conditional_put``
+        is true (the store never passes a conditional mode otherwise); when the
+        answer to a conditional write is lost and the write is retried, MUST
+        report success if the stored object is the one this call wrote.
+
         Raises:
-            PreconditionFailedError: ``mode`` carries a condition that does not hold.
+            PreconditionFailedError: ``mode`` does not allow the write; nothing changed.
             KeyConflictError: the backend cannot hold ``key`` beside an existing key.
+            InsufficientStorageError: no room; nothing changed.
         """
         ...
 
@@ -190,6 +219,10 @@ class Backend(Protocol):
     ) -> ReadStream:
         """Open the byte range ``[offset, offset + length)`` (to the end if ``length`` is None).
 
+        MUST return a stream positioned at ``offset`` that yields exactly the
+        requested range, truncated at the object's end (``b""`` when ``offset``
+        is at or past it), whose ``info`` equals what ``stat`` says.
+
         Raises:
             NotFoundError: no object has this key.
             PreconditionFailedError: ``if_match`` is given and differs from the etag.
@@ -197,7 +230,8 @@ class Backend(Protocol):
         ...
 
     def stat(self, key: str) -> ObjectInfo:
-        """Describe the object, with content type and metadata.
+        """Describe the object, MUST fill content type and metadata, and MUST give
+        ``last_modified`` in UTC and the same etag as ``put``, ``get`` and ``list``.
 
         Raises:
             NotFoundError: no object has this key.
@@ -205,19 +239,30 @@ class Backend(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Remove the object; a missing key is not an error."""
+        """Remove the object; MUST NOT raise when the key does not exist."""
         ...
 
     def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None
     ) -> Iterator[ObjectInfo | CommonPrefix]:
-        """Yield objects (and common prefixes) in ascending key order."""
+        """Yield objects (and common prefixes) in ascending key order.
+
+        MUST yield in ascending code-point order only keys that start with
+        ``prefix`` (a plain string prefix) and sort after ``start_after``, and
+        collapse keys on ``delimiter`` into :class:`CommonPrefix` values, with
+        memory bounded whatever the number of keys. Each object's etag, size and
+        ``last_modified`` MUST equal ``stat``'s; content type and metadata are
+        either the real values or ``None``. An object deleted while the listing
+        runs MAY be left out, but MUST NOT make the listing fail.
+        """
         ...
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         """Copy content, content type and metadata natively (``server_side_copy``).
 
-        ``mode`` is :attr:`WriteMode.OVERWRITE` or :attr:`WriteMode.CREATE`.
+        MAY be left unimplemented; the store calls it only when
+        ``capabilities.server_side_copy`` is true. ``mode`` is
+        :data:`OVERWRITE` or :data:`CREATE`.
 
         Raises:
             NotFoundError: the source does not exist.
@@ -226,15 +271,78 @@ class Backend(Protocol):
         ...
 
     def delete_many(self, keys: Sequence[str]) -> None:
-        """Delete several keys with the backend's batch call (``batch_delete``)."""
+        """Delete several keys with the backend's batch call (``batch_delete``).
+
+        MAY be left unimplemented; the store calls it only when
+        ``capabilities.batch_delete`` is true. Missing keys MUST NOT be an error.
+        """
         ...
 
     def presign(self, key: str, *, method: str, expires: int, content_type: str | None) -> str:
-        """Return a URL granting ``method`` on ``key`` for ``expires`` seconds (``presign``)."""
+        """Return a URL granting ``method`` (``GET`` or ``PUT``) on ``key`` for ``expires``
+        seconds, with no network call (``presign``).
+
+        MAY be left unimplemented; the store then uses signed URLs of its own
+        (SPEC §8) when ``base_url`` and ``signing_key`` are configured.
+        """
         ...
 
     def close(self) -> None:
-        """Release connections, pools and files."""
+        """Release connections, pools and files; the store never calls it twice."""
+        ...
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """Native asyncio twins of :class:`Backend`'s I/O methods (``native_async``).
+
+    Each MUST keep the contract of its sync sibling, and MUST leave nothing
+    behind when the awaiting task is cancelled (the old object, or the new one
+    whole if the commit had happened).
+    """
+
+    async def aput(
+        self,
+        key: str,
+        payload: AsyncPayload,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        mode: WriteMode,
+    ) -> ObjectInfo:
+        """See :meth:`Backend.put`."""
+        ...
+
+    async def aget(
+        self, key: str, *, offset: int, length: int | None, if_match: str | None = None
+    ) -> AsyncReadStream:
+        """See :meth:`Backend.get`."""
+        ...
+
+    async def astat(self, key: str) -> ObjectInfo:
+        """See :meth:`Backend.stat`."""
+        ...
+
+    async def adelete(self, key: str) -> None:
+        """See :meth:`Backend.delete`."""
+        ...
+
+    def alist(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None
+    ) -> AsyncIterator[ObjectInfo | CommonPrefix]:
+        """See :meth:`Backend.list`."""
+        ...
+
+    async def acopy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
+        """See :meth:`Backend.copy`."""
+        ...
+
+    async def adelete_many(self, keys: Sequence[str]) -> None:
+        """See :meth:`Backend.delete_many`."""
+        ...
+
+    async def aclose(self) -> None:
+        """See :meth:`Backend.close`."""
         ...
 
 
@@ -248,6 +356,7 @@ class BackendBase:
     name: str = "backend"
     capabilities: Capabilities = Capabilities()
     blocking: bool = True
+    native_async: bool = False
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         raise UnsupportedOperationError(
@@ -261,10 +370,7 @@ class BackendBase:
 
     def presign(self, key: str, *, method: str, expires: int, content_type: str | None) -> str:
         raise UnsupportedOperationError(
-            f"the {self.name} backend cannot presign URLs natively, and signed URLs served by "
-            "objstore itself (base_url and signing_key) are not available in this version",
-            key=key,
-            backend=self.name,
+            f"the {self.name} backend cannot presign URLs natively", key=key, backend=self.name
         )
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from the built-in exception a Python user would reach for first::
     ├── PermissionDeniedError      (also PermissionError)
     ├── UnavailableError           (also ConnectionError)
     │   └── CircuitOpenError
+    ├── InsufficientStorageError
     ├── UnsupportedOperationError  (also NotImplementedError)
     ├── StoreClosedError
     └── ConfigError                (also ValueError)
@@ -28,6 +29,7 @@ from typing import Any
 __all__ = [
     "CircuitOpenError",
     "ConfigError",
+    "InsufficientStorageError",
     "InvalidKeyError",
     "KeyConflictError",
     "NotFoundError",
@@ -104,6 +106,10 @@ class UnavailableError(ObjstoreError, ConnectionError):
 
 class CircuitOpenError(UnavailableError):
     """The circuit breaker is open: the call was refused without reaching the backend."""
+
+
+class InsufficientStorageError(ObjstoreError):
+    """The disk, volume or quota is full; the write changed nothing."""
 
 
 class UnsupportedOperationError(ObjstoreError, NotImplementedError):

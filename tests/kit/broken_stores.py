@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta, timezone
 from typing import Any
 
 import objstore
@@ -48,7 +50,25 @@ class OffByOneRange(Proxy):
         return self._inner.get(key, offset=offset, length=length)
 
 
+class LocalTimeStat(Proxy):
+    def stat(self, key: str) -> objstore.ObjectInfo:
+        info = self._inner.stat(key)
+        local = info.last_modified.astimezone(timezone(timedelta(hours=2)))
+        return dataclasses.replace(info, last_modified=local)
+
+
+class WrongListFields(Proxy):
+    def list(self, prefix: str = "", **kwargs: Any) -> Iterator[Any]:
+        for item in self._inner.list(prefix, **kwargs):
+            if isinstance(item, objstore.ObjectInfo):
+                yield dataclasses.replace(item, content_type="text/wrong", metadata={"x": "y"})
+            else:
+                yield item
+
+
 BROKEN = {
+    "local-time-stat": LocalTimeStat,
+    "wrong-list-fields": WrongListFields,
     "unsorted-list": UnsortedList,
     "ignored-conditions": IgnoredConditions,
     "delete-does-nothing": DeleteDoesNothing,

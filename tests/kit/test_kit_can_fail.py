@@ -26,6 +26,8 @@ EXPECTED = {
                             "test_state_machine_agrees_with_the_model"],
     "off-by-one-range": ["test_get_range_has_slice_semantics",
                          "test_state_machine_agrees_with_the_model"],
+    "local-time-stat": ["test_stat_fills_everything"],
+    "wrong-list-fields": ["test_list_content_type_and_metadata_are_real_or_none"],
 }
 
 SUITE = """
@@ -64,7 +66,7 @@ def test_kit_passes_a_healthy_store(pytester: pytest.Pytester) -> None:
     assert result.parseoutcomes()["passed"] > 150
 
 
-@pytest.mark.parametrize("name", sorted(BROKEN))
+@pytest.mark.parametrize("name", sorted(set(BROKEN) - {"local-time-stat", "wrong-list-fields"}))
 def test_state_machine_finds_each_breakage(name: str) -> None:
     def machine() -> StoreStateMachine:
         return StoreStateMachine(BROKEN[name](objstore.open("memory://")))  # type: ignore[arg-type]

@@ -370,10 +370,17 @@ def test_read_only(tmp_path: Path) -> None:
         assert store.get("k") == b"v"
 
 
-def test_circuit_breaker_can_be_disabled() -> None:
-    assert "CircuitBreakerLayer" in repr(objstore.open("memory://"))
-    store = objstore.open({"backend": "memory", "circuit_breaker": {"enabled": False}})
-    assert "CircuitBreakerLayer" not in repr(store)
+def test_circuit_breaker_is_off_for_local_backends_unless_enabled() -> None:
+    assert "CircuitBreakerLayer" not in repr(objstore.open("memory://"))
+    store = objstore.open({"backend": "memory", "circuit_breaker": {"enabled": True}})
+    assert "CircuitBreakerLayer" in repr(store)
+
+
+def test_circuit_breaker_is_on_for_s3_unless_disabled() -> None:
+    s3 = {"bucket": "b", "access_key_id": "a", "secret_access_key": "s"}
+    assert "CircuitBreakerLayer" in repr(_config.build(_config.load({"backend": "s3", "s3": s3})))
+    off = {"backend": "s3", "s3": s3, "circuit_breaker": {"enabled": False}}
+    assert "CircuitBreakerLayer" not in repr(_config.build(_config.load(off)))
 
 
 @pytest.mark.parametrize(("workers", "expected"), [(4, 16), (64, 64)])

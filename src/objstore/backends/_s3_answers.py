@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._models import CommonPrefix, ObjectInfo
-from ..backend import WriteMode
+from ..backend import Create, Update, WriteMode
 from ..errors import KeyConflictError, NotFoundError, ObjstoreError, PreconditionFailedError
 from ._s3_errors import error_code
 from ._s3_metadata import decode_metadata
@@ -23,10 +23,10 @@ class SourceChangedError(Exception):
 
 def conditions(mode: WriteMode) -> dict[str, str]:
     """The PutObject / CompleteMultipartUpload arguments that carry ``mode``'s condition."""
-    if mode.create:
+    if isinstance(mode, Create):
         return {"IfNoneMatch": "*"}
-    if mode.if_match is not None:
-        return {"IfMatch": f'"{mode.if_match}"'}
+    if isinstance(mode, Update):
+        return {"IfMatch": f'"{mode.etag}"'}
     return {}
 
 
@@ -34,7 +34,7 @@ def missing_class(mode: WriteMode) -> type[ObjstoreError]:
     """The error for "no such key" during a write in ``mode``."""
     # S3 answers If-Match on a missing key with 404 NoSuchKey: for a put, that is
     # a condition that did not hold.
-    return PreconditionFailedError if mode.if_match is not None else NotFoundError
+    return PreconditionFailedError if isinstance(mode, Update) else NotFoundError
 
 
 @contextlib.contextmanager

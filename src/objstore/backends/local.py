@@ -35,7 +35,7 @@ from .._keys import key_problem
 from .._listing import collapse
 from .._models import Capabilities, CommonPrefix, ObjectInfo
 from .._payload import Payload
-from ..backend import BackendBase, WriteMode
+from ..backend import BackendBase, Create, Overwrite, WriteMode, check_write
 from ..errors import (
     ConfigError,
     KeyConflictError,
@@ -245,16 +245,11 @@ class FileBackend(BackendBase):
                 # A delete emptied and removed the directory while we wrote.
                 chain.close()
                 chain.fds[1:] = open_dirs(chain.fds[0], chain.names, create=True).fds[1:]
-            if mode.create:
+            if isinstance(mode, Create):
                 self._link_new(key, chain.fd, name, fd, temp)
             else:
-                if (
-                    mode.if_match is not None
-                    and self._current_etag(chain.fd, name) != mode.if_match
-                ):
-                    raise PreconditionFailedError(
-                        f"{key!r} does not have etag {mode.if_match!r}", key=key, backend=self.name
-                    )
+                if not isinstance(mode, Overwrite):
+                    check_write(key, mode, self._current_etag(chain.fd, name), self.name)
                 self._replace(key, chain.fd, name, fd, temp)
         if self._fsync:
             os.fsync(chain.fd)
@@ -644,3 +639,4 @@ def _mtime(st: os.stat_result) -> datetime:
 def _fill(fd: int, payload: Payload) -> None:
     for chunk in payload.chunks():
         write_all(fd, chunk)
+    payload.seal()

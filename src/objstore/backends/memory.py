@@ -18,7 +18,7 @@ from types import MappingProxyType
 from .._listing import common_prefix, prefix_end
 from .._models import Capabilities, CommonPrefix, ObjectInfo
 from .._payload import Payload
-from ..backend import BackendBase, WriteMode
+from ..backend import BackendBase, WriteMode, check_write
 from ..errors import NotFoundError, PreconditionFailedError
 
 _PAGE = 1000
@@ -74,6 +74,7 @@ class MemoryBackend(BackendBase):
         mode: WriteMode,
     ) -> ObjectInfo:
         data = b"".join(payload.chunks())
+        payload.seal()
         with self._lock:
             self._check_mode(key, mode)
             return self._store(key, data, content_type, metadata)
@@ -149,12 +150,7 @@ class MemoryBackend(BackendBase):
 
     def _check_mode(self, key: str, mode: WriteMode) -> None:
         current = self._entries.get(key)
-        if mode.create and current is not None:
-            raise PreconditionFailedError(f"{key!r} already exists", key=key, backend=self.name)
-        if mode.if_match is not None and (current is None or current.info.etag != mode.if_match):
-            raise PreconditionFailedError(
-                f"{key!r} does not have etag {mode.if_match!r}", key=key, backend=self.name
-            )
+        check_write(key, mode, None if current is None else current.info.etag, self.name)
 
     def _store(
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]

@@ -30,12 +30,11 @@ from typing import Any
 from .._listing import collapse, common_prefix
 from .._models import Capabilities, CommonPrefix, ObjectInfo
 from .._payload import Payload
-from ..backend import BackendBase, ReadStream, WriteMode
+from ..backend import BackendBase, Create, Overwrite, ReadStream, WriteMode, check_write
 from ..errors import (
     ConfigError,
     InvalidKeyError,
     PermissionDeniedError,
-    PreconditionFailedError,
     UnavailableError,
     UnsupportedOperationError,
 )
@@ -218,6 +217,7 @@ class S3Backend(BackendBase):
             if payload.size is None or payload.size <= threshold:
                 head = payload.read(threshold + 1)
                 if len(head) <= threshold:
+                    payload.seal()
                     answer = retry_on_conflict(
                         lambda: self._client.put_object(
                             Bucket=self.bucket, Key=key, Body=head, **fields, **conditions(mode)
@@ -225,25 +225,27 @@ class S3Backend(BackendBase):
                     )
                     return written_info(key, len(head), answer, content_type, metadata)
             reader = PartReader(head, payload)
-            answer = self._put_parts(key, reader, payload.size, fields, mode)
+            answer = self._put_parts(key, reader, payload, fields, mode)
             return written_info(key, payload.bytes_read, answer, content_type, metadata)
 
     def _put_parts(
         self,
         key: str,
         reader: PartReader,
-        total: int | None,
+        payload: Payload,
         fields: dict[str, Any],
         mode: WriteMode,
     ) -> dict[str, Any]:
+        total = payload.size
         if total is not None and total > MAX_OBJECT_SIZE:
             raise UnsupportedOperationError(
                 f"{key!r} is {total} bytes; S3 objects are at most 5 TiB",
                 key=key,
                 backend=self.name,
             )
-        if mode.conditional:
-            self._check_condition(key, mode)  # fail before uploading, not after
+        if not isinstance(mode, Overwrite):
+            # fail before uploading, not after
+            check_write(key, mode, self._etag_or_none(key), self.name)
         sizes = functools.partial(
             part_size,
             configured=self.options.part_size,
@@ -256,16 +258,8 @@ class S3Backend(BackendBase):
             create["ChecksumAlgorithm"] = "CRC32"
         with multipart(self._client, self.bucket, key, **create) as upload:
             parts = run_bounded(upload.data_parts(reader, sizes), self.options.max_concurrency)
+            payload.seal()
             return upload.complete(parts, conditions(mode))
-
-    def _check_condition(self, key: str, mode: WriteMode) -> None:
-        current = self._etag_or_none(key)
-        if mode.create and current is not None:
-            raise PreconditionFailedError(f"{key!r} already exists", key=key, backend=self.name)
-        if mode.if_match is not None and current != mode.if_match:
-            raise PreconditionFailedError(
-                f"{key!r} does not have etag {mode.if_match!r}", key=key, backend=self.name
-            )
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         self._check_key(src_key)
@@ -275,7 +269,7 @@ class S3Backend(BackendBase):
                 source = self._source(src_key)  # a missing source first, then a conflict
                 try:
                     with self._nesting_checked(dst_key):
-                        if mode.create or source.info.size > MAX_PART_SIZE:
+                        if isinstance(mode, Create) or source.info.size > MAX_PART_SIZE:
                             return self._copy_parts(src_key, dst_key, source, mode)
                         return self._copy_object(src_key, dst_key, source)
                 except SourceChangedError:

@@ -31,6 +31,11 @@ class Layer:
         """Whether calls may block (``AsyncStore`` runs them in its pool if so)."""
         return bool(getattr(self.inner, "blocking", True))
 
+    @property
+    def native_async(self) -> bool:
+        """Whether the inner backend has native async methods."""
+        return bool(getattr(self.inner, "native_async", False))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
+from .. import _defaults
 from .._models import CommonPrefix, ObjectInfo
 from .._payload import Payload
 from ..backend import Backend, ReadStream, WriteMode
@@ -40,8 +41,8 @@ class CircuitBreakerLayer(Layer):
         self,
         inner: Backend,
         *,
-        fail_max: int = 5,
-        reset_timeout: float = 60.0,
+        fail_max: int = _defaults.FAIL_MAX,
+        reset_timeout: float = _defaults.RESET_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
     ):
         super().__init__(inner)

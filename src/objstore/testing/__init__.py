@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from .._store import Store
-from ._helpers import INVALID_KEYS, WEIRD_KEYS
+from ._helpers import INVALID_KEYS, NON_STR_KEYS, WEIRD_KEYS
 from ._listing import ListTests
 from ._machine import StoreStateMachine, expected_listing
 from ._objects import DeleteTests, ErrorTests, KeyTests, MetadataTests, PutTests, ReadTests
@@ -43,6 +43,7 @@ __all__ = [
     "AsyncConformanceSuite",
     "ConformanceSuite",
     "INVALID_KEYS",
+    "NON_STR_KEYS",
     "StoreStateMachine",
     "WEIRD_KEYS",
     "expected_listing",

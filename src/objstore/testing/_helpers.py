@@ -56,6 +56,10 @@ INVALID_KEYS: dict[str, Any] = {
     "too-long": "k" * 1025,
     "too-long-utf8": "é" * 513,
     "segment-too-long": "s" * 256 + "/x",
+}
+
+#: Values that are not a ``str`` at all: a ``TypeError`` everywhere (SPEC §3).
+NON_STR_KEYS: dict[str, Any] = {
     "bytes": b"bytes-key",
     "none": None,
     "int": 42,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from .._models import CommonPrefix, ObjectInfo
@@ -73,7 +75,19 @@ class ListTests:
         (item,) = list(store.list())
         assert isinstance(item, ObjectInfo)
         assert (item.key, item.size, item.etag) == ("a/b", 5, put.etag)
-        assert item.last_modified.tzinfo is not None
+        assert item.last_modified.tzinfo == UTC
+
+    def test_list_content_type_and_metadata_are_real_or_none(self, store: Store) -> None:
+        store.put("a.txt", b"x", content_type="text/x-kit", metadata={"owner": "zoë"})
+        store.put("b.bin", b"y")
+        for item, (content_type, metadata) in zip(
+            store.list(),
+            [("text/x-kit", {"owner": "zoë"}), ("application/octet-stream", {})],
+            strict=True,
+        ):
+            assert isinstance(item, ObjectInfo)
+            assert item.content_type in (None, content_type), item
+            assert item.metadata is None or dict(item.metadata) == metadata, item
 
     def test_list_prefix_is_a_plain_string_prefix(self, store: Store) -> None:
         _put_all(store, ["photos/1.jpg", "photos/2/3.jpg", "phone", "ph", "pi", "p"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,14 @@ import pytest
 from .._models import ObjectInfo
 from .._store import Store
 from ..errors import InvalidKeyError, NotFoundError, ObjstoreError
-from ._helpers import INVALID_KEYS, WEIRD_KEYS, keys_of, pattern
+from ._helpers import INVALID_KEYS, NON_STR_KEYS, WEIRD_KEYS, keys_of, pattern
+
+
+class _Where(str, enum.Enum):  # noqa: UP042 - str() of this mixin is the name: the trap
+    """Keys as a ``str``-mixin enum: its value is the key, never its name."""
+
+    PHOTO = "photos/cat.jpg"
+    OUT = "../outside/secret.txt"
 
 
 class KeyTests:
@@ -30,22 +38,40 @@ class KeyTests:
     @pytest.mark.parametrize("key", list(INVALID_KEYS.values()), ids=list(INVALID_KEYS))
     def test_keys_invalid_keys_rejected_everywhere(self, store: Store, key: object) -> None:
         store.put("existing", b"x")
-        calls: list[Callable[[], object]] = [
-            lambda: store.put(key, b"data"),  # type: ignore[arg-type]
-            lambda: store.get(key),  # type: ignore[arg-type]
-            lambda: store.get_stream(key),  # type: ignore[arg-type]
-            lambda: store.open(key),  # type: ignore[arg-type]
-            lambda: store.stat(key),  # type: ignore[arg-type]
-            lambda: store.exists(key),  # type: ignore[arg-type]
-            lambda: store.delete(key),  # type: ignore[arg-type]
-            lambda: store.delete_many(["existing", key]),  # type: ignore[list-item]
-            lambda: store.copy("existing", key),  # type: ignore[arg-type]
-            lambda: store.copy(key, "other"),  # type: ignore[arg-type]
-        ]
-        for call in calls:
+        for call in _key_calls(store, key):
             with pytest.raises(InvalidKeyError):
                 call()
         assert keys_of(store.list()) == ["existing"]
+
+    @pytest.mark.parametrize("key", list(NON_STR_KEYS.values()), ids=list(NON_STR_KEYS))
+    def test_keys_that_are_not_str_are_a_type_error(self, store: Store, key: object) -> None:
+        store.put("existing", b"x")
+        for call in _key_calls(store, key):
+            with pytest.raises(TypeError):
+                call()
+        for argument in ("prefix", "start_after") if key is not None else ("prefix",):
+            with pytest.raises(TypeError):
+                store.list(**{argument: key})  # type: ignore[arg-type]
+        assert keys_of(store.list()) == ["existing"]
+
+    def test_keys_str_subclass_means_its_value(self, store: Store) -> None:
+        info = store.put(_Where.PHOTO, b"meow")
+        assert type(info.key) is str and info.key == "photos/cat.jpg"
+        assert keys_of(store.list()) == ["photos/cat.jpg"]
+        assert store.get("photos/cat.jpg") == b"meow"
+        assert store.stat(_Where.PHOTO).key == "photos/cat.jpg"
+        assert store.copy(_Where.PHOTO, "copy").key == "copy"
+        assert keys_of(store.list(_Where.PHOTO)) == ["photos/cat.jpg"]
+        assert keys_of(store.list(start_after=_Where.PHOTO)) == []
+        store.delete_many([_Where.PHOTO])
+        assert keys_of(store.list()) == ["copy"]
+
+    def test_keys_str_subclass_is_validated_as_its_value(self, store: Store) -> None:
+        store.put("inside", b"x")
+        for call in _key_calls(store, _Where.OUT):
+            with pytest.raises(InvalidKeyError):
+                call()
+        assert keys_of(store.list()) == ["inside"]
 
     def test_keys_invalid_key_error_is_a_value_error(self, store: Store) -> None:
         with pytest.raises(ValueError, match="segment"):
@@ -449,11 +475,13 @@ class ReadTests:
             store.open("missing")
 
     def test_stat_fills_everything(self, store: Store) -> None:
-        store.put("a/b.json", b"{}", metadata={"k": "v"})
+        put = store.put("a/b.json", b"{}", metadata={"k": "v"})
         info = store.stat("a/b.json")
         assert (info.key, info.size, info.content_type) == ("a/b.json", 2, "application/json")
         assert dict(info.metadata or {}) == {"k": "v"}
-        assert info.etag and info.last_modified.tzinfo is not None
+        assert info.etag == put.etag
+        assert info.last_modified.utcoffset() == timedelta(0)
+        assert info.last_modified.tzinfo == UTC
 
     def test_stat_missing_raises_not_found(self, store: Store) -> None:
         with pytest.raises(NotFoundError):
@@ -538,3 +566,20 @@ class ErrorTests:
         assert caught.value.key == "missing"
         assert isinstance(caught.value.backend, str) and caught.value.backend
         assert "missing" in str(caught.value)
+
+
+def _key_calls(store: Store, key: object) -> list[Callable[[], object]]:
+    """Every entry point that takes a key, called with ``key`` where a key goes."""
+    return [
+        lambda: store.put(key, b"data"),  # type: ignore[arg-type]
+        lambda: store.get(key),  # type: ignore[arg-type]
+        lambda: store.get_stream(key),  # type: ignore[arg-type]
+        lambda: store.open(key),  # type: ignore[arg-type]
+        lambda: store.stat(key),  # type: ignore[arg-type]
+        lambda: store.exists(key),  # type: ignore[arg-type]
+        lambda: store.delete(key),  # type: ignore[arg-type]
+        lambda: store.delete_many(["existing", key]),  # type: ignore[list-item]
+        lambda: store.copy("existing", key),  # type: ignore[arg-type]
+        lambda: store.copy(key, "other"),  # type: ignore[arg-type]
+        lambda: store.presign(key),  # type: ignore[arg-type]
+    ]

@@ -1,0 +1,32 @@
+"""Every default value of objstore, defined once.
+
+The configuration schemas, the constructors of backends and layers, and
+``AsyncStore`` all read their defaults from here; docs/configuration.md lists
+them (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+MiB = 1 << 20
+
+# retries, timeouts, circuit breaker, worker pool (top-level sections of SPEC §7)
+MAX_ATTEMPTS = 5
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+FAIL_MAX = 5
+RESET_TIMEOUT = 60.0
+MAX_WORKERS = 16
+
+# S3 transfers
+MULTIPART_THRESHOLD = 16 * MiB
+PART_SIZE = 8 * MiB
+MAX_CONCURRENCY = 8
+
+
+def connections_for(max_concurrency: int, max_workers: int = 0) -> int:
+    """The default HTTP connection pool of an S3 store.
+
+    Room for two uploads' parts in flight at once, and for every worker of an
+    ``AsyncStore`` to hold a connection.
+    """
+    return max(10, 2 * max_concurrency, max_workers)
