@@ -78,13 +78,22 @@ def open(target: str | Mapping[str, Any]) -> Store:
     return _config.sync_store(_config.load(target))
 
 
-def from_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Store:
+def from_config(
+    source: str | os.PathLike[str] | Mapping[str, Any], *, section: str | None = None
+) -> Store:
     """Open a store from a YAML or JSON file (``${NAME}`` interpolated), or a mapping.
 
+    Args:
+        source: The file's path, or the configuration as a mapping.
+        section: The dotted path of the mapping that holds the store's
+            configuration inside ``source``, such as ``"storage"`` for the
+            ``storage:`` block of an application's own YAML file.
+
     Raises:
-        ConfigError: the file cannot be read, or its configuration is invalid.
+        ConfigError: the file cannot be read, the section is missing, or the
+            configuration is invalid.
     """
-    return _config.sync_store(_config.load_config(source))
+    return _config.sync_store(_config.load_config(source, section))
 
 
 def from_env(prefix: str = "OBJSTORE_") -> Store:
@@ -105,9 +114,11 @@ def open_async(target: str | Mapping[str, Any]) -> AsyncStore:
     return _config.async_store(_config.load(target))
 
 
-def from_config_async(source: str | os.PathLike[str] | Mapping[str, Any]) -> AsyncStore:
+def from_config_async(
+    source: str | os.PathLike[str] | Mapping[str, Any], *, section: str | None = None
+) -> AsyncStore:
     """Like :func:`from_config`, returning an :class:`AsyncStore`."""
-    return _config.async_store(_config.load_config(source))
+    return _config.async_store(_config.load_config(source, section))
 
 
 def from_env_async(prefix: str = "OBJSTORE_") -> AsyncStore:

@@ -28,6 +28,7 @@ from ._options import (
     as_bool,
     as_duration,
     as_int,
+    as_str,
     optional,
     positive,
     unknown_key_error,
@@ -72,6 +73,7 @@ SHARED_SECTIONS: Mapping[str, Mapping[str, Option]] = {
     },
 }
 SHARED_SCALARS: Mapping[str, Option] = {
+    "prefix": Option(as_str, "", doc="every key lives under this namespace (any backend)"),
     "read_only": Option(as_bool, False, doc="refuse every write"),
     "max_workers": Option(as_int(1), _defaults.MAX_WORKERS, doc="AsyncStore's worker pool size"),
 }
@@ -114,19 +116,52 @@ def parse_url(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if not scheme or "://" not in url:
-        raise ConfigError(f"{url!r} is not a store URL (expected scheme://..., e.g. file:///data)")
+        raise ConfigError(
+            f"{shown_url(url)!r} is not a store URL (expected scheme://..., e.g. file:///data)"
+        )
     spec = REGISTRY.get(scheme)
     section = spec.section_from_url(parts)
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key in section:
-            raise ConfigError(f"{url!r} gives {key!r} twice")
+            raise ConfigError(f"{shown_url(url)!r} gives {key!r} twice")
         section[key] = value
     return {"backend": scheme, scheme: section}
 
 
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Config:
-    """``objstore.from_config``'s argument: a YAML/JSON file path, or a mapping."""
-    return resolve(source if isinstance(source, Mapping) else read_file(source))
+def shown_url(url: str) -> str:
+    """``url`` as a message may show it: no user info, and query values replaced by
+    ``...`` (any of them may be a secret)."""
+    head, _, query = url.partition("?")
+    head = re.sub(r"^([^/?#]*:/*)[^/?#]*@", r"\1", head)
+    names = [key for key, _ in parse_qsl(query.partition("#")[0], keep_blank_values=True)]
+    return head + ("?" + "&".join(f"{name}=..." for name in names) if names else "")
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any], section: str | None = None
+) -> Config:
+    """``objstore.from_config``'s arguments: a YAML/JSON file path or a mapping, and the
+    dotted path of the mapping inside it that holds the store's configuration."""
+    raw = source if isinstance(source, Mapping) else read_file(source)
+    return resolve(raw if section is None else _section(raw, section))
+
+
+def _section(raw: Mapping[str, Any], section: str) -> Mapping[str, Any]:
+    """The mapping at the dotted path ``section`` (``"app.storage"``) of ``raw``."""
+    if not isinstance(section, str) or not section or "" in section.split("."):
+        raise ConfigError(f"section must be a dotted name such as 'storage', not {section!r}")
+    node: Any = raw
+    walked: list[str] = []
+    for name in section.split("."):
+        walked.append(name)
+        if not isinstance(node, Mapping) or name not in node:
+            where = ".".join(walked[:-1]) or "the top level"
+            keys = ", ".join(sorted(map(str, node))) if isinstance(node, Mapping) else "none"
+            raise ConfigError(f"no section {'.'.join(walked)!r} at {where} (keys there: {keys})")
+        node = node[name]
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"section {section!r} must be a mapping, not {type(node).__name__}")
+    return node
 
 
 def load_env(prefix: str = "OBJSTORE_", environ: Mapping[str, str] | None = None) -> Config:
@@ -163,7 +198,11 @@ def _yaml(text: str, file: Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{str(file)!r} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+    # Never quote the offending line, nor chain the parser's error that does: it may
+    # hold a secret. Say where it is.
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    raise ConfigError(f"{str(file)!r} is not valid YAML{where}")
 
 
 def env_config(prefix: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -243,24 +282,25 @@ def _substitute(match: re.Match[str], env: Mapping[str, str]) -> str:
 
 
 def resolve(raw: Mapping[str, Any]) -> Config:
-    """Interpolate and validate a raw config mapping."""
+    """Interpolate and validate a raw config mapping.
+
+    Only what is used is interpolated and validated: the top-level keys, the
+    shared sections and the chosen backend's section. Other backends' sections
+    may be present (one file for several environments), ``${VAR}``s unset.
+    """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"expected a configuration mapping, not {type(raw).__name__}")
-    raw = interpolate(raw)
-    name = raw.get("backend")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(
-            f"the configuration needs 'backend' (one of: {', '.join(REGISTRY.names())})"
-        )
     backends = REGISTRY.names()
     valid = {"backend", *SHARED_SECTIONS, *SHARED_SCALARS, *backends}
     for key in raw:
         if key not in valid:
             raise unknown_key_error("", str(key), dict.fromkeys(valid))
-        if key in backends and key != name:
-            validate(key, raw[key], _schema(key))  # checked for mistakes, though unused
+    name = interpolate(raw.get("backend"))
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"the configuration needs 'backend' (one of: {', '.join(backends)})")
+    used = {key: interpolate(value) for key, value in raw.items() if key not in backends}
     spec = REGISTRY.get(name)
-    return Config(name, validate(name, raw.get(name), spec.options), _shared(raw))
+    return Config(name, validate(name, interpolate(raw.get(name)), spec.options), _shared(used))
 
 
 def _schema(section: str) -> Mapping[str, Option]:
@@ -284,6 +324,7 @@ def _shared(raw: Mapping[str, Any]) -> Shared:
         breaker=breaker["enabled"],
         fail_max=breaker["fail_max"],
         reset_timeout=breaker["reset_timeout"],
+        prefix=scalars["prefix"],
         read_only=scalars["read_only"],
         max_workers=scalars["max_workers"],
     )
@@ -291,11 +332,13 @@ def _shared(raw: Mapping[str, Any]) -> Shared:
 
 def build(config: Config) -> Backend:
     """Build the backend and wrap it in the configured layers."""
-    from .layers import CircuitBreakerLayer, ReadOnlyLayer
+    from .layers import CircuitBreakerLayer, PrefixLayer, ReadOnlyLayer
 
     spec = REGISTRY.get(config.backend)
     backend = spec.factory(config.section, config.shared)
     shared = config.shared
+    if shared.prefix:
+        backend = PrefixLayer(backend, shared.prefix)
     if spec.network if shared.breaker is None else shared.breaker:
         backend = CircuitBreakerLayer(
             backend, fail_max=shared.fail_max, reset_timeout=shared.reset_timeout

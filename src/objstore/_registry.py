@@ -35,6 +35,7 @@ class Shared:
     breaker: bool | None = None
     fail_max: int = _defaults.FAIL_MAX
     reset_timeout: float = _defaults.RESET_TIMEOUT
+    prefix: str = ""
     read_only: bool = False
     max_workers: int = _defaults.MAX_WORKERS
 

@@ -106,9 +106,70 @@ def test_invalid_configs_name_the_key(raw: dict[str, object], message: str) -> N
     assert message in str(caught.value)
 
 
-def test_unused_sections_are_still_checked() -> None:
-    with pytest.raises(objstore.ConfigError, match="unknown key 'buckt' in 's3'"):
-        objstore.open({"backend": "memory", "s3": {"buckt": "x"}})
+def test_only_the_chosen_section_is_interpolated_and_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file for several environments: the s3 section's variables need not be set
+    to use the file section, and a section not used is not validated (SPEC §7)."""
+    monkeypatch.delenv("S3_SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
+    config = {
+        "backend": "file",
+        "file": {"root": "${DATA_ROOT}"},
+        "s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": "${S3_SECRET_KEY}"},
+        "memory": {"no_such_key": 1},
+    }
+    with objstore.open(config) as store:
+        store.put("k", b"v")
+    assert (tmp_path / "data" / "k").read_bytes() == b"v"
+    with pytest.raises(objstore.ConfigError, match="S3_SECRET_KEY is not set"):
+        objstore.open({**config, "backend": "s3"})
+    with pytest.raises(objstore.ConfigError, match="unknown key 'no_such_key' in 'memory'"):
+        objstore.open({**config, "backend": "memory"})
+
+
+def test_unknown_top_level_keys_are_still_refused() -> None:
+    with pytest.raises(objstore.ConfigError, match="unknown key 's4' at the top level"):
+        objstore.open({"backend": "memory", "s4": {}})
+
+
+def test_from_config_reads_a_section_of_an_app_file(tmp_path: Path) -> None:
+    (tmp_path / "app.json").write_text(
+        json.dumps(
+            {
+                "app": {"name": "registry", "debug": True},
+                "storage": {"backend": "file", "file": {"root": str(tmp_path / "d")}},
+                "deep": {"er": {"backend": "memory"}},
+            }
+        )
+    )
+    with objstore.from_config(tmp_path / "app.json", section="storage") as store:
+        store.put("m", b"1")
+    assert (tmp_path / "d" / "m").read_bytes() == b"1"
+    with objstore.from_config(tmp_path / "app.json", section="deep.er") as store:
+        assert "Memory" in repr(store)
+    with pytest.raises(objstore.ConfigError, match=r"no section 'storag'.*keys there: app, deep"):
+        objstore.from_config(tmp_path / "app.json", section="storag")
+    with pytest.raises(objstore.ConfigError, match="must be a mapping"):
+        objstore.from_config(tmp_path / "app.json", section="app.name")
+    with pytest.raises(objstore.ConfigError, match="dotted name"):
+        objstore.from_config(tmp_path / "app.json", section="a..b")
+
+
+def test_top_level_prefix_confines_any_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = {"backend": "file", "file": {"root": str(tmp_path)}, "prefix": "tenant-a/"}
+    with objstore.open(raw) as store:
+        store.put("photos/cat.jpg", b"meow")
+        assert [item.key for item in store.list()] == ["photos/cat.jpg"]
+        assert store.stat("photos/cat.jpg").key == "photos/cat.jpg"
+    assert (tmp_path / "tenant-a" / "photos" / "cat.jpg").read_bytes() == b"meow"
+    monkeypatch.setenv("OBJSTORE_URL", "memory://")
+    monkeypatch.setenv("OBJSTORE_PREFIX", "t/")
+    assert _config.load_env().shared.prefix == "t/"
+    with pytest.raises(objstore.ConfigError, match="not a valid key prefix"):
+        objstore.open({"backend": "memory", "prefix": "../"})
 
 
 @pytest.mark.parametrize(
@@ -249,6 +310,30 @@ def test_missing_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 # -- secrets --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"s3://b?access_key_id=a&secret_access_key={SECRET}&secret_access_key={SECRET}",
+        f"s3:/b?access_key_id=a&secret_access_key={SECRET}",
+        f"s3//b?secret_access_key={SECRET}",
+        f"s3://a:{SECRET}@b?region=x&region=y",
+    ],
+)
+def test_secrets_in_urls_never_appear_in_errors(url: str) -> None:
+    with pytest.raises(objstore.ConfigError) as caught:
+        objstore.open(url)
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
+    assert caught.value.__cause__ is None or SECRET not in str(caught.value.__cause__)
+
+
+def test_yaml_syntax_errors_say_where_without_quoting(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(f"backend: s3\ns3:\n  secret_access_key: {SECRET}: [\n")
+    with pytest.raises(objstore.ConfigError, match="not valid YAML at line 3") as caught:
+        objstore.from_config(tmp_path / "c.yaml")
+    assert SECRET not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
 def test_secrets_never_appear_in_errors() -> None:
