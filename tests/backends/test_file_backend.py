@@ -94,9 +94,7 @@ def test_names_that_are_not_keys_are_not_listed(store: objstore.Store, root: Pat
     (root / "empty-dir").mkdir()
     (root / "only-bad").mkdir()
     (root / "only-bad" / "\x7f").write_bytes(b"x")
-    assert [(type(i).__name__, i.key) for i in store.list(delimiter="/")] == [
-        ("ObjectInfo", "ok")
-    ]
+    assert [(type(i).__name__, i.key) for i in store.list(delimiter="/")] == [("ObjectInfo", "ok")]
     assert [i.key for i in store.list()] == ["ok"]
 
 
@@ -146,9 +144,7 @@ def test_symlinked_directory_is_never_followed(
     assert (outside / "secret").read_bytes() == b"top secret"
 
 
-def test_symlinked_file_is_never_followed(
-    store: objstore.Store, root: Path, outside: Path
-) -> None:
+def test_symlinked_file_is_never_followed(store: objstore.Store, root: Path, outside: Path) -> None:
     (root / "flink").symlink_to(outside / "secret")
     with pytest.raises(objstore.NotFoundError):
         store.get("flink")
@@ -180,9 +176,7 @@ def test_traversal_look_alikes_land_inside_the_root(
 # -- listing and delete ---------------------------------------------------------------------
 
 
-def test_list_walks_lazily(
-    store: objstore.Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_list_walks_lazily(store: objstore.Store, monkeypatch: pytest.MonkeyPatch) -> None:
     for d in range(20):
         store.put(f"d{d:02d}/x", b"")
     scans = []

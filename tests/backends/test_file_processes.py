@@ -63,8 +63,9 @@ def test_forked_children_share_a_store_safely(tmp_path: Path) -> None:
         store.put("counter", b"0")
         store.stat("counter")  # the parent has used its lock before forking
         context = multiprocessing.get_context("fork")
-        processes = [context.Process(target=_increment_many, args=(str(tmp_path), 25))
-                     for _ in range(3)]
+        processes = [
+            context.Process(target=_increment_many, args=(str(tmp_path), 25)) for _ in range(3)
+        ]
         for process in processes:
             process.start()
         _increment_many(str(tmp_path), 25)
@@ -106,8 +107,9 @@ def test_sigkill_mid_put_leaves_old_object_whole_and_no_debris(tmp_path: Path) -
         store.put("victim", b"Z" * SIZE)
     whole = {bytes([c]) * SIZE for c in b"ABCDZ"}
     for delay in (0.0, 0.013, 0.031, 0.057, 0.089, 0.15):
-        child = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(SIZE)],
-                                 stdout=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(root), str(SIZE)], stdout=subprocess.PIPE
+        )
         assert child.stdout is not None
         child.stdout.readline()  # at least one put has completed: we are mid-stream now
         time.sleep(delay)
@@ -148,7 +150,11 @@ MEMORY_PROBE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_streaming_400_mib_keeps_memory_bounded(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     growth_mib = int(out.stdout) / 1024
     assert growth_mib < 64, f"RSS grew by {growth_mib:.1f} MiB"

@@ -13,10 +13,24 @@ import objstore.errors
 import objstore.testing
 
 SPEC_NAMES = {
-    "open", "Store", "ObjectInfo", "CommonPrefix", "Capabilities", "ObjectReader",
-    "ObjstoreError", "NotFoundError", "PreconditionFailedError", "InvalidKeyError",
-    "KeyConflictError", "PermissionDeniedError", "UnavailableError", "CircuitOpenError",
-    "UnsupportedOperationError", "StoreClosedError", "ConfigError", "__version__",
+    "open",
+    "Store",
+    "ObjectInfo",
+    "CommonPrefix",
+    "Capabilities",
+    "ObjectReader",
+    "ObjstoreError",
+    "NotFoundError",
+    "PreconditionFailedError",
+    "InvalidKeyError",
+    "KeyConflictError",
+    "PermissionDeniedError",
+    "UnavailableError",
+    "CircuitOpenError",
+    "UnsupportedOperationError",
+    "StoreClosedError",
+    "ConfigError",
+    "__version__",
 }
 
 

@@ -196,6 +196,13 @@ class ErrorMapper:
             return PreconditionFailedError(
                 f"s3: a condition on{where} did not hold {detail}", key=key, backend="s3"
             )
+        if status in (301, 307) or code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
+            elsewhere = f"in region {exc.region!r}" if exc.region else "in another region"
+            return ConfigError(
+                f"s3: the bucket {self.bucket!r} is {elsewhere} {detail}: set the region",
+                key=key,
+                backend="s3",
+            )
         if code in self.conflict_codes:
             return KeyConflictError(
                 f"s3: cannot store{where}: the server cannot hold a key beside keys below it "
