@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from ...errors import ConfigError
 from ._endpoint import Endpoint, Prepared, failure
 from ._errors import TransportError, WireError
+from ._http import proxy_url
 from ._native import maybe_applied
 from ._ops import Op, Reply
 from ._presets import S3Options
@@ -60,6 +61,8 @@ class AsyncNativeWire:
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
+        # read here, once: aiohttp's trust_env would look both up in a thread per request
+        self._proxy = proxy_url(endpoint.scheme, endpoint.host.rsplit(":", 1)[0])
 
     async def call(self, op: Op[T]) -> T:
         """Send ``op`` (retrying as :mod:`._retry` says) and read its answer.
@@ -118,6 +121,7 @@ class AsyncNativeWire:
                 headers=headers,
                 data=prepared.body or None,
                 allow_redirects=False,
+                proxy=self._proxy,
             )
         except (self._aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _failure(exc) from None
@@ -137,7 +141,7 @@ class AsyncNativeWire:
                 total=None, sock_connect=options.connect_timeout, sock_read=options.read_timeout
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, auto_decompress=False, trust_env=True
+                connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
             )
             self._loop, self._pid = loop, os.getpid()
         return self._session

@@ -35,13 +35,21 @@ class Proxy:
     authorization: str | None  # Proxy-Authorization
 
 
-def proxy_for(scheme: str, host: str) -> Proxy | None:
-    """The proxy the environment names for ``scheme://host`` (``NO_PROXY`` honoured)."""
+def proxy_url(scheme: str, host: str) -> str | None:
+    """The proxy URL the environment names for ``scheme://host`` (``NO_PROXY`` honoured)."""
     proxies = urllib.request.getproxies_environment()
     url = proxies.get(scheme)
     if not url or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return None
-    parts = urlsplit(url if "://" in url else f"http://{url}")
+    return url if "://" in url else f"http://{url}"
+
+
+def proxy_for(scheme: str, host: str) -> Proxy | None:
+    """The proxy the environment names for ``scheme://host`` (``NO_PROXY`` honoured)."""
+    url = proxy_url(scheme, host)
+    if url is None:
+        return None
+    parts = urlsplit(url)
     authorization = None
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
