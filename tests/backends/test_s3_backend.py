@@ -935,3 +935,45 @@ def test_a_broken_body_raises_unavailable_and_closes() -> None:
     with pytest.raises(objstore.UnavailableError, match="dropped"):
         stream.read(10)
     assert body.closed
+
+
+# -- credentials that rotate -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["native", "boto3"])
+def test_refreshable_credentials_rotate_mid_run(
+    rclone_s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, transport: str
+) -> None:
+    """boto3's default chain with a ``credential_process`` whose keys expire soon: the
+    backend reads them again before each request, and the server sees the new key."""
+    from faultproxy import FaultProxy
+
+    assert rclone_s3.second_keys is not None
+    _no_ambient_credentials(monkeypatch, tmp_path)
+    current = tmp_path / "current-keys"
+    process = tmp_path / "credentials.py"
+    process.write_text(
+        "import datetime, json, pathlib\n"
+        f"key, secret = pathlib.Path({str(current)!r}).read_text().split()\n"
+        "soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=11)\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': key, 'SecretAccessKey': secret,\n"
+        "                  'Expiration': soon.isoformat()}))\n"
+    )
+    (tmp_path / "no-config").write_text(
+        f"[profile rotating]\ncredential_process = {sys.executable} {process}\n"
+    )
+    current.write_text(f"{rclone_s3.access_key_id} {rclone_s3.secret_access_key}")
+    port = int(rclone_s3.endpoint_url.rsplit(":", 1)[1])
+    with rclone_s3.bucket() as bucket, FaultProxy(port) as proxy:
+        backend = S3Backend(
+            bucket, profile="rotating", endpoint_url=proxy.url, provider="rclone",
+            transport=transport,  # type: ignore[arg-type]
+        )  # fmt: skip
+        with objstore.Store(backend) as store:
+            store.put("k", b"first key")
+            current.write_text(" ".join(rclone_s3.second_keys))  # the keys rotate
+            assert store.get("k") == b"first key"
+            store.put("k", b"second key")
+    used = {seen.headers["authorization"].split("Credential=")[1].split("/")[0]
+            for seen in proxy.seen}  # fmt: skip
+    assert used == {rclone_s3.access_key_id, rclone_s3.second_keys[0]}
