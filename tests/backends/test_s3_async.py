@@ -209,3 +209,42 @@ def test_a_store_made_before_fork_works_in_the_child(moto_http: S3Server) -> Non
         assert os.waitstatus_to_exitcode(status) == 0
         assert store.get("child") == b"from the child"  # the parent's pool still works
         assert asyncio.run(read_all(backend, "a")) == b"parent async"
+
+
+# -- parallel ranged reads -----------------------------------------------------------------------
+
+
+def test_big_reads_go_in_parallel_ranges_pinned_to_the_etag(moto_http: S3Server) -> None:
+    content = pattern(23 * MiB)
+    port = int(moto_http.endpoint_url.rsplit(":", 1)[1])
+    gets = iter(range(100))
+    third_range = lambda method, path: method == "GET" and next(gets) == 2  # noqa: E731
+    with moto_http.bucket() as bucket, FaultProxy(port) as proxy:
+        backend = moto_http.backend(bucket, endpoint_url=proxy.url, **SMALL_PARTS)
+        with objstore.Store(backend) as store:
+            info = store.put("big", content)
+            proxy.seen.clear()
+            assert store.get("big") == content
+            ranged = [s.headers for s in proxy.seen if s.method == "GET"]
+            assert len(ranged) == 5  # 5 MiB parts
+            assert all(h.get("if-match") == f'"{info.etag}"' for h in ranged[1:])
+            assert b"".join(store.get_stream("big", offset=3, chunk_size=MiB)) == content[3:]
+            proxy.arm("reset_answer", third_range, after=1000)  # a range fails: resumed
+            assert store.get("big") == content
+            assert asyncio.run(read_all(backend, "big")) == content
+            assert (
+                asyncio.run(read_all(backend, "big", offset=MiB, length=20 * MiB))
+                == (content[MiB : 21 * MiB])
+            )
+        assert proxy.fired
+
+
+def test_a_small_range_is_one_request(moto_http: S3Server) -> None:
+    port = int(moto_http.endpoint_url.rsplit(":", 1)[1])
+    with moto_http.bucket() as bucket, FaultProxy(port) as proxy:
+        backend = moto_http.backend(bucket, endpoint_url=proxy.url, **SMALL_PARTS)
+        with objstore.Store(backend) as store:
+            store.put("big", pattern(23 * MiB))
+            proxy.seen.clear()
+            assert len(store.get("big", offset=MiB, length=12 * MiB)) == 12 * MiB
+            assert [s.method for s in proxy.seen] == ["GET"]

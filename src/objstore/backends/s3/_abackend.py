@@ -21,8 +21,10 @@ from ...backend import AsyncReadStream, WriteMode
 from ...errors import UnsupportedOperationError
 from ._answers import missing_class, page_items
 from ._core import S3Core
+from ._errors import TransportError
 from ._multipart import AsyncPartReader, aupload_parts
 from ._plans import Plan, arun
+from ._ranges import AsyncParallelStream
 from ._stream import AsyncEmptyStream, AsyncS3ReadStream
 
 if TYPE_CHECKING:
@@ -137,11 +139,37 @@ class AsyncMethods(S3Core):
     ) -> AsyncReadStream:
         """See :meth:`S3Backend.get`."""
         self._check_key(key)
+        parallel = self._logic.parallel(length)
         with self._errors(key):
-            opened = await self._arun(self._logic.open(key, offset, length, if_match))
+            opened = await self._arun(self._logic.open(key, offset, length, if_match, parallel))
         if opened.stream is None:
             return AsyncEmptyStream(opened.info)
-        return AsyncS3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
+        stream = AsyncS3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
+        info, start = opened.info, offset + opened.remaining
+        end = info.size if length is None else min(info.size, offset + length)
+        if not parallel or start >= end:
+            return stream
+        fetch = functools.partial(self._afetch, key, info.etag)
+        options = self.options
+        return AsyncParallelStream(
+            stream, fetch, start, end, options.part_size, options.max_concurrency
+        )
+
+    async def _afetch(self, key: str, etag: str, start: int, end: int) -> bytes:
+        """See :meth:`S3Backend._fetch`."""
+        with self._errors(key):
+            opened = await self._arun(self._logic.open(key, start, end - start, etag))
+        stream = AsyncS3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
+        try:
+            parts = []
+            while chunk := await stream.read(end - start):
+                parts.append(chunk)
+        finally:
+            await stream.aclose()
+        data = b"".join(parts)
+        if len(data) != end - start:
+            raise TransportError("the answer ended early")
+        return data
 
     async def astat(self, key: str) -> ObjectInfo:
         """See :meth:`S3Backend.stat`."""

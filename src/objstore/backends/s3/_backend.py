@@ -35,10 +35,11 @@ from ...errors import UnsupportedOperationError
 from ._abackend import AsyncMethods
 from ._answers import missing_class, page_items
 from ._credentials import NoCredentialsError
-from ._errors import ErrorMapper
+from ._errors import ErrorMapper, TransportError
 from ._multipart import PartReader, upload_parts
 from ._plans import Logic, Plan, run
 from ._presets import AddressingStyle, Checksums, Provider, Transport, resolve, without_userinfo
+from ._ranges import ParallelStream
 from ._stream import EmptyStream, S3ReadStream
 
 __all__ = ["S3Backend"]
@@ -255,11 +256,35 @@ class S3Backend(AsyncMethods):
         self, key: str, *, offset: int, length: int | None, if_match: str | None = None
     ) -> ReadStream:
         self._check_key(key)
+        parallel = self._logic.parallel(length)
         with self._errors(key):
-            opened = self._run(self._logic.open(key, offset, length, if_match))
+            opened = self._run(self._logic.open(key, offset, length, if_match, parallel))
         if opened.stream is None:
             return EmptyStream(opened.info)
-        return S3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
+        stream = S3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
+        info, start = opened.info, offset + opened.remaining
+        end = info.size if length is None else min(info.size, offset + length)
+        if not parallel or start >= end:
+            return stream
+        fetch = functools.partial(self._fetch, key, info.etag)
+        options = self.options
+        return ParallelStream(stream, fetch, start, end, options.part_size, options.max_concurrency)
+
+    def _fetch(self, key: str, etag: str, start: int, end: int) -> bytes:
+        """The bytes ``[start, end)`` of the version ``etag`` of ``key``, read whole."""
+        with self._errors(key):
+            opened = self._run(self._logic.open(key, start, end - start, etag))
+        stream = S3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
+        try:
+            parts = []
+            while chunk := stream.read(end - start):
+                parts.append(chunk)
+        finally:
+            stream.close()
+        data = b"".join(parts)
+        if len(data) != end - start:
+            raise TransportError("the answer ended early")
+        return data
 
     def stat(self, key: str) -> ObjectInfo:
         self._check_key(key)

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..._defaults import PARALLEL_READ_THRESHOLD
 from ..._keys import show_key
 from ..._listing import common_prefix
 from ..._models import CommonPrefix, ObjectInfo
@@ -350,7 +351,18 @@ class Logic:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def open(self, key: str, offset: int, length: int | None, if_match: str | None) -> Plan[Opened]:
+    def parallel(self, length: int | None) -> bool:
+        """Whether a read of ``length`` bytes (``None``: to the end) may go in parallel ranges."""
+        return length is None or length >= PARALLEL_READ_THRESHOLD
+
+    def open(
+        self, key: str, offset: int, length: int | None, if_match: str | None, first: bool = False
+    ) -> Plan[Opened]:
+        """Open a read; with ``first``, of the first part only (the rest goes in parallel)."""
+        if first:
+            length = (
+                self.options.part_size if length is None else min(length, self.options.part_size)
+            )
         if length == 0:
             info = yield from self.head(key, if_match)
             return Opened(None, info, 0, 0)
