@@ -24,7 +24,7 @@ from ._core import S3Core
 from ._errors import TransportError
 from ._multipart import AsyncPartReader, aupload_parts
 from ._plans import Plan, arun
-from ._ranges import AsyncParallelStream
+from ._ranges import PIECE, AsyncParallelStream
 from ._stream import AsyncEmptyStream, AsyncS3ReadStream
 
 if TYPE_CHECKING:
@@ -68,18 +68,17 @@ class AsyncMethods(S3Core):
         logic, threshold = self._logic, self.options.multipart_threshold
         described = (content_type, metadata)
         with self._errors(key, missing=missing_class(mode)):
-            head = b""
+            reader = AsyncPartReader(payload)
             if payload.size is None or payload.size <= threshold:
-                head = await payload.read(threshold + 1)
+                head = await reader.read(threshold + 1)
                 if len(head) <= threshold:
                     token = await self._arun(logic.token_for(key, mode, multipart=False))
                     headers = logic.write_headers(content_type, metadata, token)
                     payload.seal()
-                    put = logic.put_object(key, head, headers, mode, token, described)
+                    put = logic.put_object(key, head, headers, mode, token, described, reader.crc)
                     return await self._arun(logic.nesting_checked(key, put))
-            return await self._aput_parts(
-                key, AsyncPartReader(head, payload), payload, mode, described
-            )
+                reader.unread(head)
+            return await self._aput_parts(key, reader, payload, mode, described)
 
     async def _aput_parts(
         self,
@@ -155,21 +154,20 @@ class AsyncMethods(S3Core):
             stream, fetch, start, end, options.part_size, options.max_concurrency
         )
 
-    async def _afetch(self, key: str, etag: str, start: int, end: int) -> bytes:
+    async def _afetch(self, key: str, etag: str, start: int, end: int) -> list[bytes]:
         """See :meth:`S3Backend._fetch`."""
         with self._errors(key):
             opened = await self._arun(self._logic.open(key, start, end - start, etag))
         stream = AsyncS3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
         try:
             parts = []
-            while chunk := await stream.read(end - start):
+            while chunk := await stream.read(PIECE):
                 parts.append(chunk)
         finally:
             await stream.aclose()
-        data = b"".join(parts)
-        if len(data) != end - start:
+        if sum(map(len, parts)) != end - start:
             raise TransportError("the answer ended early")
-        return data
+        return parts
 
     async def astat(self, key: str) -> ObjectInfo:
         """See :meth:`S3Backend.stat`."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from ...errors import ConfigError
@@ -24,7 +24,7 @@ from ._endpoint import Endpoint, Prepared, failure
 from ._errors import TransportError, WireError
 from ._http import proxy_url
 from ._native import maybe_applied
-from ._ops import Op, Reply
+from ._ops import Body, Op, Pieces, Reply
 from ._presets import S3Options
 from ._retry import backoff, redirected_region
 
@@ -114,12 +114,18 @@ class AsyncNativeWire:
         url = URL(f"{prepared.scheme}://{prepared.host}{prepared.target}", encoded=True)
         headers = dict(prepared.headers)
         headers.setdefault("accept-encoding", "identity")
+        data: Any = prepared.body or None
+        if data is not None and len(data) > SLICE:
+            headers["content-length"] = str(len(data))
+            data = _slices(data)
+        elif isinstance(data, Pieces):
+            data = data.tobytes()
         try:
             return await self._current().request(
                 prepared.method,
                 url,
                 headers=headers,
-                data=prepared.body or None,
+                data=data,
                 allow_redirects=False,
                 proxy=self._proxy,
             )
@@ -164,6 +170,16 @@ class AsyncNativeWire:
             else:
                 self._session = session
                 self.abandon()
+
+
+SLICE = 256 << 10  # bodies go out in slices, so no step of the loop copies a whole part
+
+
+async def _slices(body: Body) -> AsyncIterator[memoryview]:
+    views = body.views if isinstance(body, Pieces) else [memoryview(body)]
+    for view in views:
+        for start in range(0, len(view), SLICE):
+            yield view[start : start + SLICE]
 
 
 def _failure(exc: BaseException) -> TransportError:

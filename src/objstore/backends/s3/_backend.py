@@ -22,6 +22,7 @@ created; without it the constructor raises ``ConfigError`` naming ``objstore[s3]
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -39,7 +40,7 @@ from ._errors import ErrorMapper, TransportError
 from ._multipart import PartReader, upload_parts
 from ._plans import Logic, Plan, run
 from ._presets import AddressingStyle, Checksums, Provider, Transport, resolve, without_userinfo
-from ._ranges import ParallelStream
+from ._ranges import PIECE, ParallelStream
 from ._stream import EmptyStream, S3ReadStream
 
 __all__ = ["S3Backend"]
@@ -270,21 +271,20 @@ class S3Backend(AsyncMethods):
         options = self.options
         return ParallelStream(stream, fetch, start, end, options.part_size, options.max_concurrency)
 
-    def _fetch(self, key: str, etag: str, start: int, end: int) -> bytes:
+    def _fetch(self, key: str, etag: str, start: int, end: int) -> list[bytes]:
         """The bytes ``[start, end)`` of the version ``etag`` of ``key``, read whole."""
         with self._errors(key):
             opened = self._run(self._logic.open(key, start, end - start, etag))
         stream = S3ReadStream(opened.stream, opened.info, opened.skip, opened.remaining)
         try:
             parts = []
-            while chunk := stream.read(end - start):
+            while chunk := stream.read(PIECE):
                 parts.append(chunk)
         finally:
             stream.close()
-        data = b"".join(parts)
-        if len(data) != end - start:
+        if sum(map(len, parts)) != end - start:
             raise TransportError("the answer ended early")
-        return data
+        return parts
 
     def stat(self, key: str) -> ObjectInfo:
         self._check_key(key)
@@ -358,6 +358,8 @@ def _make_wire(options: Any) -> tuple[Any, Any, str]:
 
     credentials = Credentials(options)
     native = NativeWire(options, credentials, credentials.ca_bundle)
+    with contextlib.suppress(ImportError):
+        import aiohttp  # noqa: F401 - here, not on the event loop at the first async call
     if not options.endpoint_url:
         where = native.endpoint.display()
     return native, credentials.secrets, where

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 from . import _xml
 from ._errors import NotS3Error, S3AnswerError, WireError, scrub
-from ._ops import Request
+from ._ops import Body, Request
 from ._presets import S3Options
-from ._signing import UNSIGNED_PAYLOAD, Keys, Signer, encode_path, encode_query, payload_hash
+from ._signing import EMPTY_SHA256 as EMPTY
+from ._signing import UNSIGNED_PAYLOAD, Keys, Signer, encode_path, encode_query
 
 _DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
@@ -34,7 +35,7 @@ class Prepared:
     host: str  # the Host header (with a non-default port)
     target: str  # the encoded path and query
     headers: dict[str, str]
-    body: bytes
+    body: Body
 
 
 class Endpoint:
@@ -53,11 +54,6 @@ class Endpoint:
         self._lock = threading.Lock()
         self.region = region
         self._signer = Signer(region)
-
-    @property
-    def sign_payload(self) -> bool:
-        """Whether bodies are hashed into the signature (over plain HTTP, as botocore does)."""
-        return self.scheme != "https"
 
     @property
     def host(self) -> str:
@@ -88,10 +84,11 @@ class Endpoint:
         """Sign ``request`` now, with the current credentials."""
         path = self.path(request.key)
         headers = {"host": self.host, **request.headers}
-        if request.body or request.method in ("PUT", "POST"):
-            digest = payload_hash(request.body) if self.sign_payload else UNSIGNED_PAYLOAD
-        else:
-            digest = payload_hash(b"")
+        # Bodies are not hashed into the signature, over TLS or not (docs/decisions.md):
+        # a SHA-256 pass over every byte would cost more than the request, and on the
+        # event loop for asyncio; TLS and the CRC32 checksums carry integrity instead.
+        digest = UNSIGNED_PAYLOAD if request.body or request.method in ("PUT", "POST") else EMPTY
+
         self._signer.sign_headers(
             self._keys(), request.method, path, request.query, headers, digest, datetime.now(UTC)
         )

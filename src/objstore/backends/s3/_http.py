@@ -202,9 +202,10 @@ def _send(connection: Connection, request: Prepared, proxied_http: bool) -> Any:
     connection.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
     for name, value in request.headers.items():
         connection.putheader(name, value)
-    if request.body or request.method in ("PUT", "POST"):
-        connection.putheader("content-length", str(len(request.body)))
-    connection.endheaders(request.body or None)
+    body = request.body if isinstance(request.body, bytes) else request.body.tobytes()
+    if body or request.method in ("PUT", "POST"):
+        connection.putheader("content-length", str(len(body)))
+    connection.endheaders(body or None)
     return connection.getresponse()
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ..._payload import AsyncPayload, Payload
 from ...errors import ObjstoreError, UnsupportedOperationError
 from ._errors import WireError
-from ._ops import UploadPart
+from ._ops import Pieces, UploadPart
 from ._presets import MAX_PART_SIZE, MiB
 
 MAX_PARTS = 10_000
@@ -29,7 +31,7 @@ GROWTH_EVERY = 800  # parts per doubling of the part size, for streams of unknow
 
 logger = logging.getLogger("objstore")
 Part = dict[str, str]
-MakePart = Callable[[int, bytes], UploadPart]
+MakePart = Callable[..., UploadPart]  # (number, data[, crc])
 
 
 def part_size(number: int, configured: int, total: int | None = None, uniform: bool = False) -> int:
@@ -83,26 +85,39 @@ class PartReader:
 
 
 class AsyncPartReader:
-    """The asyncio twin of :class:`PartReader`."""
+    """The asyncio twin of :class:`PartReader`: parts stay in the pieces they came in
+    (:class:`~._ops.Pieces`), and :attr:`crc` is computed piece by piece, so no step of
+    the event loop joins or hashes a whole part."""
 
-    def __init__(self, head: bytes, payload: AsyncPayload):
-        self._rest = memoryview(head)
+    def __init__(self, payload: AsyncPayload):
+        self._pending: deque[memoryview] = deque()
         self._chunks = payload.chunks()
+        self.crc = 0  # the CRC32 of what the last read returned
 
-    async def read(self, n: int) -> bytes:
-        """See :meth:`PartReader.read`."""
-        pieces: list[memoryview] = []
-        have = 0
+    def unread(self, pieces: Pieces) -> None:
+        """Put ``pieces`` back in front of what is left."""
+        self._pending.extendleft(reversed(pieces.views))
+
+    async def read(self, n: int) -> Pieces:
+        """Exactly ``n`` bytes, fewer only at the end, nothing once exhausted."""
+        views: list[memoryview] = []
+        have, crc = 0, 0
         while have < n:
-            if not len(self._rest):
+            if not self._pending:
                 chunk = await anext(self._chunks, None)
                 if chunk is None:
                     break
-                self._rest = memoryview(chunk)
-            piece, self._rest = self._rest[: n - have], self._rest[n - have :]
-            pieces.append(piece)
+                self._pending.append(memoryview(chunk))
+                await asyncio.sleep(0)  # a source that never suspends must not hold the loop
+            view = self._pending.popleft()
+            piece = view[: n - have]
+            if len(view) > len(piece):
+                self._pending.appendleft(view[len(piece) :])
+            crc = zlib.crc32(piece, crc)
+            views.append(piece)
             have += len(piece)
-        return b"".join(pieces)
+        self.crc = crc
+        return Pieces(views)
 
 
 def upload_parts(
@@ -157,7 +172,7 @@ async def aupload_parts(
             data = await reader.read(size)
             if not data and number > 1:
                 break
-            pending.add(asyncio.ensure_future(call(make(number, data))))
+            pending.add(asyncio.ensure_future(call(make(number, data, reader.crc))))
             if len(pending) >= limit:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 results.extend(task.result() for task in done)

@@ -25,6 +25,27 @@ T = TypeVar("T")
 Headers = Mapping[str, str]  # an answer's headers, names in lowercase
 
 
+class Pieces:
+    """A request body kept in the pieces it was read in: asyncio uploads never join a part
+    on the event loop, and send it in slices (``bytes`` elsewhere)."""
+
+    def __init__(self, views: list[memoryview]):
+        self.views = views
+        self.size = sum(len(view) for view in views)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def tobytes(self) -> bytes:
+        return b"".join(self.views)
+
+
+Body = bytes | Pieces
+
+
 @dataclass(slots=True)
 class Request:
     """One HTTP request to the bucket, before signing.
@@ -39,7 +60,7 @@ class Request:
     key: str | None
     query: list[tuple[str, str]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    body: Body = b""
 
 
 @dataclass(slots=True)
@@ -91,9 +112,16 @@ def conditions(if_match: str | None = None, if_none_match: str | None = None) ->
     return out
 
 
-def crc32(data: bytes) -> str:
-    """``x-amz-checksum-crc32``: the base64 of the big-endian CRC32."""
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode("ascii")
+def crc32(data: Body, known: int | None = None) -> str:
+    """``x-amz-checksum-crc32``: the base64 of the big-endian CRC32 (``known``: already
+    computed, as async uploads do while reading, so the event loop never hashes a part)."""
+    value = known
+    if value is None:
+        views = data.views if isinstance(data, Pieces) else [data]
+        value = 0
+        for view in views:
+            value = zlib.crc32(view, value)
+    return base64.b64encode(value.to_bytes(4, "big")).decode("ascii")
 
 
 def metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -139,15 +167,16 @@ class GetObject(Op[Reply]):
 @dataclass(frozen=True, slots=True)
 class PutObject(Op[Headers]):
     key: str
-    body: bytes
+    body: Body
     headers: Mapping[str, str]  # content type, metadata and conditions
     checksum: bool = False
+    crc: int | None = None  # the body's CRC32 if already known
     name = "PutObject"
 
     def request(self) -> Request:
         headers = dict(self.headers)
         if self.checksum:
-            headers["x-amz-checksum-crc32"] = crc32(self.body)
+            headers["x-amz-checksum-crc32"] = crc32(self.body, self.crc)
         return Request("PUT", self.key, headers=headers, body=self.body)
 
     def answer(self, reply: Reply) -> Headers:
@@ -295,13 +324,14 @@ class UploadPart(Op[dict[str, str]]):
     key: str
     upload_id: str
     number: int
-    body: bytes
+    body: Body
     checksum: bool = False
+    crc: int | None = None  # the body's CRC32 if already known
     name = "UploadPart"
 
     def request(self) -> Request:
         query = [("partNumber", str(self.number)), ("uploadId", self.upload_id)]
-        headers = {"x-amz-checksum-crc32": crc32(self.body)} if self.checksum else {}
+        headers = {"x-amz-checksum-crc32": crc32(self.body, self.crc)} if self.checksum else {}
         return Request("PUT", self.key, query, headers, self.body)
 
     def answer(self, reply: Reply) -> dict[str, str]:

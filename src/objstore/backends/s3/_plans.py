@@ -235,11 +235,11 @@ class Logic:
         return Token.new(previous, mode.etag)
 
     def put_object(
-        self, key: str, body: bytes, headers: dict[str, str], mode: WriteMode,
-        token: Token | None, described: tuple[str, Mapping[str, str]],
+        self, key: str, body: ops.Body, headers: dict[str, str], mode: WriteMode,
+        token: Token | None, described: tuple[str, Mapping[str, str]], crc: int | None = None,
     ) -> Plan[ObjectInfo]:  # fmt: skip
         checksum = self.options.checksums == "when_supported"
-        op = ops.PutObject(key, body, {**headers, **mode_headers(mode)}, checksum)
+        op = ops.PutObject(key, body, {**headers, **mode_headers(mode)}, checksum, crc)
         try:
             answer = yield op
         except WireError as exc:
@@ -317,10 +317,11 @@ class Logic:
         upload_id: str = yield ops.CreateMultipartUpload(key, headers, checksum)
         return upload_id
 
-    def part(self, key: str, upload_id: str, number: int, data: bytes) -> ops.UploadPart:
-        return ops.UploadPart(
-            key, upload_id, number, data, self.options.checksums == "when_supported"
-        )
+    def part(
+        self, key: str, upload_id: str, number: int, data: bytes, crc: int | None = None
+    ) -> ops.UploadPart:
+        checksum = self.options.checksums == "when_supported"
+        return ops.UploadPart(key, upload_id, number, data, checksum, crc)
 
     # -- nesting (servers that cannot hold a beside a/b) -------------------------------------
 

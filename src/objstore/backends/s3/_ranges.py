@@ -23,8 +23,9 @@ from ..._models import ObjectInfo
 from ...errors import UnavailableError
 from ._errors import WireError
 
-Fetch = Callable[[int, int], bytes]  # the bytes [start, end) of the pinned version
-AsyncFetch = Callable[[int, int], Awaitable[bytes]]
+Fetch = Callable[[int, int], list[bytes]]  # the bytes [start, end) of the pinned version
+AsyncFetch = Callable[[int, int], Awaitable[list[bytes]]]
+PIECE = 1 << 20  # ranges are read and held in pieces: nothing joins a whole range
 
 
 def ranges(start: int, end: int, step: int) -> deque[tuple[int, int]]:
@@ -41,8 +42,8 @@ class ParallelStream:
         self._todo = ranges(start, end, step)
         self._limit = limit
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: deque[Future[bytes]] = deque()
-        self._buffer = memoryview(b"")
+        self._inflight: deque[Future[list[bytes]]] = deque()
+        self._buffer: deque[memoryview] = deque()
 
     def read(self, n: int) -> bytes:
         if self._first is not None:
@@ -55,10 +56,9 @@ class ParallelStream:
         if not self._buffer:
             if not self._inflight:
                 return b""
-            self._buffer = memoryview(self._result(self._inflight.popleft()))
+            self._buffer.extend(map(memoryview, self._result(self._inflight.popleft())))
             self._fill()
-        piece, self._buffer = self._buffer[:n], self._buffer[n:]
-        return bytes(piece)
+        return take(self._buffer, n)
 
     def _fill(self) -> None:
         while self._todo and len(self._inflight) < self._limit:
@@ -67,7 +67,7 @@ class ParallelStream:
             start, end = self._todo.popleft()
             self._inflight.append(self._pool.submit(self._fetch, start, end))
 
-    def _result(self, future: Future[bytes]) -> bytes:
+    def _result(self, future: Future[list[bytes]]) -> list[bytes]:
         try:
             return future.result()
         except (WireError, UnavailableError) as exc:
@@ -99,8 +99,8 @@ class AsyncParallelStream:
         self._fetch = fetch
         self._todo = ranges(start, end, step)
         self._limit = limit
-        self._inflight: deque[asyncio.Task[bytes]] = deque()
-        self._buffer = memoryview(b"")
+        self._inflight: deque[asyncio.Task[list[bytes]]] = deque()
+        self._buffer: deque[memoryview] = deque()
 
     async def read(self, n: int) -> bytes:
         if self._first is not None:
@@ -113,17 +113,16 @@ class AsyncParallelStream:
         if not self._buffer:
             if not self._inflight:
                 return b""
-            self._buffer = memoryview(await self._result(self._inflight.popleft()))
+            self._buffer.extend(map(memoryview, await self._result(self._inflight.popleft())))
             self._fill()
-        piece, self._buffer = self._buffer[:n], self._buffer[n:]
-        return bytes(piece)
+        return take(self._buffer, n)
 
     def _fill(self) -> None:
         while self._todo and len(self._inflight) < self._limit:
             start, end = self._todo.popleft()
             self._inflight.append(asyncio.ensure_future(self._fetch(start, end)))
 
-    async def _result(self, task: asyncio.Task[bytes]) -> bytes:
+    async def _result(self, task: asyncio.Task[list[bytes]]) -> list[bytes]:
         try:
             return await task
         except (WireError, UnavailableError) as exc:
@@ -142,6 +141,15 @@ class AsyncParallelStream:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def take(buffer: deque[memoryview], n: int) -> bytes:
+    """Up to ``n`` bytes from the front of ``buffer``, at most one piece's worth."""
+    view = buffer.popleft()
+    if len(view) > n:
+        buffer.appendleft(view[n:])
+        view = view[:n]
+    return bytes(view)
 
 
 def dropped(info: ObjectInfo) -> UnavailableError:
