@@ -447,10 +447,10 @@ ENDPOINT = "http://127.0.0.1:9"
 # provider: (addressing, conditional writes, checksums, nested keys, Content-MD5 on deletes)
 PRESETS = {
     "aws": ("auto", True, "when_supported", True, False),
-    "minio": ("path", False, "when_required", False, True),
+    "minio": ("path", True, "when_required", False, True),
     "r2": ("path", True, "when_required", True, True),
     "b2": ("path", False, "when_required", True, True),
-    "ceph": ("path", False, "when_required", True, True),
+    "ceph": ("path", True, "when_required", True, True),
     "rclone": ("path", False, "when_required", False, True),
     "other": ("path", False, "when_required", True, True),
 }
@@ -977,3 +977,13 @@ def test_refreshable_credentials_rotate_mid_run(
     used = {seen.headers["authorization"].split("Credential=")[1].split("/")[0]
             for seen in proxy.seen}  # fmt: skip
     assert used == {rclone_s3.access_key_id, rclone_s3.second_keys[0]}
+
+
+def test_the_refusal_of_conditional_writes_names_the_override(rclone_s3: S3Server) -> None:
+    with rclone_s3.store() as store:
+        with pytest.raises(objstore.UnsupportedOperationError, match="conditional_writes: true"):
+            store.put("k", b"x", if_none_match="*")
+        key = "k" * 200 + "/" + "x" * 200 + "/" + "y" * 200 + "/" + "z" * 200 + "/" + "w" * 200
+        with pytest.raises(objstore.NotFoundError) as caught:
+            store.get(key)
+        assert key not in str(caught.value) and "1004 bytes" in str(caught.value)

@@ -74,14 +74,14 @@ PRESETS: dict[Provider, Preset] = {
     "aws": Preset("auto", True, "when_supported", True, content_md5=False),
     "minio": Preset(
         "path",
-        False,
+        True,
         "when_required",
         False,
         conflict_codes=frozenset({"XMinioParentIsObject", "XMinioObjectExistsAsDirectory"}),
     ),
     "r2": Preset("path", True, "when_required", True, uniform_parts=True),
     "b2": Preset("path", False, "when_required", True),
-    "ceph": Preset("path", False, "when_required", True),
+    "ceph": Preset("path", True, "when_required", True),
     "rclone": Preset(
         "path",
         False,
