@@ -54,11 +54,15 @@ class Endpoint:
         self._lock = threading.Lock()
         self.region = region
         self._signer = Signer(region)
+        self._host = self._host_for(region)
 
     @property
     def host(self) -> str:
         """The Host header of every request."""
-        name = self.hostname if self._custom else f"s3.{self.region}.amazonaws.com"
+        return self._host
+
+    def _host_for(self, region: str) -> str:
+        name = self.hostname if self._custom else f"s3.{region}.amazonaws.com"
         if self._virtual:
             name = f"{self.bucket}.{name}"
         default = 443 if self.scheme == "https" else 80
@@ -73,6 +77,7 @@ class Endpoint:
         with self._lock:
             self.region = region
             self._signer = Signer(region)
+            self._host = self._host_for(region)
 
     def path(self, key: str | None) -> str:
         bucket = "" if self._virtual else f"/{self.bucket}"

@@ -10,8 +10,10 @@ canonical request and one HMAC.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,25 +44,37 @@ class Keys:
         return f"Keys(access_key={self.access_key!r})"
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def encode_path(path: str) -> str:
     """Percent-encode an S3 path as S3 and botocore do: everything but ``A-Za-z0-9-._~/``."""
-    return quote(path, safe="/~")
+    return path if _PLAIN_PATH.fullmatch(path) else quote(path, safe="/~")
+
+
+def encode(value: str) -> str:
+    """Percent-encode a query name or value: everything but ``A-Za-z0-9-._~``."""
+    return value if _PLAIN.fullmatch(value) else quote(value, safe="-_.~")
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
     """A query string in the order given, each name and value percent-encoded."""
-    return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs)
+    return "&".join(f"{encode(k)}={encode(v)}" for k, v in pairs)
 
 
 def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     """The canonical query string: encoded pairs sorted by name, then value."""
-    encoded = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
+    encoded = sorted((encode(k), encode(v)) for k, v in pairs)
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
 def timestamp(now: datetime) -> str:
     """The SigV4 time stamp (``20240101T000000Z``) of an aware UTC datetime."""
-    return now.strftime("%Y%m%dT%H%M%SZ")
+    return (
+        f"{now.year:04d}{now.month:02d}{now.day:02d}T"
+        f"{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
+    )
 
 
 class Signer:
@@ -128,20 +142,22 @@ class Signer:
         scope = self._scope(stamp)
         names = sorted(headers)
         signed = ";".join(names)
+        # already encoded, in botocore's order; sorting by name gives the canonical order
         auth = [
             ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", f"{keys.access_key}/{scope}"),
+            ("X-Amz-Credential", _encoded(f"{keys.access_key}/{scope}")),
             ("X-Amz-Date", stamp),
             ("X-Amz-Expires", str(expires)),
-            ("X-Amz-SignedHeaders", signed),
+            ("X-Amz-SignedHeaders", _encoded(signed)),
         ]
         if keys.token is not None:
-            auth.append(("X-Amz-Security-Token", keys.token))
+            auth.append(("X-Amz-Security-Token", _encoded(keys.token)))
+        ordered = sorted([(encode(k), encode(v)) for k, v in query] + auth)
         canonical = "\n".join(
             (
                 method,
                 path,
-                canonical_query(query + auth),
+                "&".join(f"{k}={v}" for k, v in ordered),
                 "".join(f"{name}:{_trim(headers[name])}\n" for name in names),
                 signed,
                 UNSIGNED_PAYLOAD,
@@ -149,7 +165,8 @@ class Signer:
         )
         signature = self._signature(keys, stamp, scope, canonical)
         operation = encode_query(query) + "&" if query else ""
-        return f"{operation}{encode_query(auth)}&X-Amz-Signature={signature}"
+        given = "&".join(f"{k}={v}" for k, v in auth)
+        return f"{operation}{given}&X-Amz-Signature={signature}"
 
     def _scope(self, stamp: str) -> str:
         return f"{stamp[:8]}/{self.region}/{SERVICE}/aws4_request"
@@ -172,6 +189,12 @@ class Signer:
                 self._cache.clear()
             self._cache[(secret, day)] = key
         return key
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded(value: str) -> str:
+    """:func:`encode`, remembered: the credential scope changes once a day."""
+    return encode(value)
 
 
 def payload_hash(body: bytes) -> str:
