@@ -175,7 +175,7 @@ class Signer:
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
         key = self._signing_key(keys.secret_key, stamp[:8])
-        return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(key, to_sign.encode("utf-8"), "sha256").hex()
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         cached = self._cache.get((secret, day))
@@ -203,7 +203,7 @@ def payload_hash(body: bytes) -> str:
 
 
 def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, message.encode("utf-8"), "sha256")
 
 
 def _trim(value: str) -> str:
