@@ -59,6 +59,7 @@ class AsyncNativeWire:
         self._options = options
         self._tls = tls
         self._session: Any = None
+        self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         # read here, once: aiohttp's trust_env would look both up in a thread per request
@@ -76,7 +77,12 @@ class AsyncNativeWire:
         while True:
             attempt += 1
             try:
-                return op.answer(await self._attempt(request, op.streamed))
+                # Only as many requests as there are connections get signed and built at
+                # once: hundreds of tasks doing that in one turn of the loop would delay
+                # every other task on it.
+                async with self._slots():
+                    reply = await self._attempt(request, op.streamed)
+                return op.answer(reply)
             except WireError as exc:
                 error = exc
             error.attempts, error.uncertain = attempt, uncertain
@@ -132,6 +138,11 @@ class AsyncNativeWire:
         except (self._aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _failure(exc) from None
 
+    def _slots(self) -> asyncio.Semaphore:
+        self._current()
+        assert self._semaphore is not None
+        return self._semaphore
+
     def _current(self) -> Any:
         """The session of the running loop (a new one in a new loop or a forked child)."""
         loop = asyncio.get_running_loop()
@@ -149,6 +160,7 @@ class AsyncNativeWire:
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
             )
+            self._semaphore = asyncio.Semaphore(options.max_connections)
             self._loop, self._pid = loop, os.getpid()
         return self._session
 
