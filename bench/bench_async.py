@@ -71,7 +71,7 @@ from _harness import (
     table,
     wait_for_load,
 )
-from bench_s3 import (
+from _loopback import (
     Buckets,
     Server,
     SideProcess,
