@@ -241,15 +241,17 @@ class ListObjectsV2(Op[Page]):
         root = _root(reply, self.name)
         encoded = _xml.text(root, "EncodingType") == "url"
         decode = unquote_plus if encoded else str
-        objects = [
-            (
-                decode(_xml.text(item, "Key")),
-                int(_xml.text(item, "Size", "0") or 0),
-                _xml.text(item, "ETag"),
-                iso_time(_xml.text(item, "LastModified")),
+        objects = []
+        for item in _xml.children(root, "Contents"):
+            fields = _xml.fields(item)
+            objects.append(
+                (
+                    decode(fields.get("Key", "")),
+                    int(fields.get("Size") or 0),
+                    fields.get("ETag", ""),
+                    iso_time(fields.get("LastModified", "")),
+                )
             )
-            for item in _xml.children(root, "Contents")
-        ]
         prefixes = [
             decode(_xml.text(item, "Prefix")) for item in _xml.children(root, "CommonPrefixes")
         ]

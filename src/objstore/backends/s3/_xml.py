@@ -43,6 +43,11 @@ def text(element: ElementTree.Element, name: str, default: str = "") -> str:
     return default
 
 
+def fields(element: ElementTree.Element) -> dict[str, str]:
+    """The text of each child of ``element``, by local name (one pass over the children)."""
+    return {local(child.tag): child.text or "" for child in element}
+
+
 def error_fields(body: bytes) -> tuple[str, str] | None:
     """``(code, message)`` of an S3 ``<Error>`` body, else ``None``."""
     try:
