@@ -10,6 +10,7 @@ the server decides (the old object, or the new one whole).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -107,7 +108,8 @@ class AsyncMethods(S3Core):
             complete = logic.complete(key, upload_id, parts, mode, token, size, described)
             return await self._arun(complete)
         except BaseException as exc:
-            await self._arun(logic.abort(key, upload_id, exc))
+            # shielded: a second cancellation must not leave the upload behind
+            await asyncio.shield(self._arun(logic.abort(key, upload_id, exc)))
             raise
 
     async def acopy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:

@@ -265,7 +265,10 @@ class Logic:
             return settled
         # Some servers (rclone) answer an etag that HEAD, GET and LIST never show:
         # take the stored version's, if it is still this write's.
-        mine = yield from self.written_by(key, token, size, described)
+        try:
+            mine = yield from self.written_by(key, token, size, described)
+        except WireError:
+            mine = None  # the write is committed: a failed look never makes it fail
         if mine is not None:
             return mine
         return written_info(key, size, done.etag, done.headers, *described)
