@@ -43,6 +43,7 @@ from .._payload import Payload
 from ..backend import BackendBase, WriteMode
 from ..errors import (
     ConfigError,
+    InsufficientStorageError,
     KeyConflictError,
     NotFoundError,
     ObjstoreError,
@@ -86,6 +87,9 @@ _T = TypeVar("_T")
 
 _CACHE_LIMIT = 8192
 _DENIED = frozenset((errno.EACCES, errno.EPERM, errno.EROFS))
+# EFBIG (the filesystem's largest file, or the process's RLIMIT_FSIZE) is a limit
+# of the volume, not an outage: no retry helps, so it is "full" too (docs/decisions.md).
+_FULL = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
 
 
 class _FileStream:
@@ -456,6 +460,10 @@ class FileBackend(BackendBase):
         if code in _DENIED:
             return PermissionDeniedError(
                 f"the file store may not access {key!r}: {reason}", key=key, backend=self.name
+            )
+        if code in _FULL:
+            return InsufficientStorageError(
+                f"no room to store {key!r}: {reason}", key=key, backend=self.name
             )
         if code == errno.EISDIR:
             return KeyConflictError(
