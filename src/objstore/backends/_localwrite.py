@@ -253,7 +253,7 @@ class Writer:
                 if isinstance(mode, Create):
                     self._link_new(key, chain.fd, name, temp)
                 else:
-                    self._replace(key, chain.fd, name, temp)
+                    self._replace(key, chain.fd, name, temp, exists=old is not None)
             except BaseException:
                 self.attrs.abort(etag)
                 raise
@@ -272,14 +272,16 @@ class Writer:
             _link(temp, dir_fd, name)
         temp.discard()  # a named temp file's data now has the key's name too
 
-    def _replace(self, key: str, dir_fd: int, name: str, temp: TempFile) -> None:
+    def _replace(self, key: str, dir_fd: int, name: str, temp: TempFile, exists: bool) -> None:
         source = temp.name
-        if source is None:
+        if source is None and not exists:
             try:
                 _link(temp, dir_fd, name)  # a new key: its name at once, no temp name
                 return
             except FileExistsError:
-                source = self._name_temp(temp, dir_fd)
+                pass
+        if source is None:
+            source = self._name_temp(temp, dir_fd)
         try:
             try:
                 os.rename(source, name, src_dir_fd=temp.dir_fd, dst_dir_fd=dir_fd)
