@@ -161,12 +161,16 @@ class SidecarStore(AttributeStore):
         self._fd = -1
         self._journal = -1
         self._lock = threading.RLock()
+        self._pending = False  # a commit of this process is between begin and finish
 
     def begin(self, key: str, old: str | None, new: str | None, record: bytes | None) -> None:
+        if old is None and new is None:
+            return  # no record to write or remove (a delete of a missing key)
         meta, journal = self._open()
         if os.pread(journal, 1, 0):
             self._replay(meta, journal)
         os.pwrite(journal, "\0".join((key, old or "", new or "")).encode("utf-8"), 0)
+        self._pending = True
         if new is None or record is None:
             return
         try:
@@ -182,6 +186,9 @@ class SidecarStore(AttributeStore):
             raise
 
     def finish(self, old: str | None) -> None:
+        if not self._pending:
+            return
+        self._pending = False
         try:
             if old is not None:
                 self._forget(self._fd, old)
@@ -226,6 +233,8 @@ class SidecarStore(AttributeStore):
     def _replay(self, meta: int, journal: int) -> None:
         """Finish the commit a killed writer left in the journal (under the commit lock)."""
         raw = os.pread(journal, 4096, 0)
+        if not raw:
+            return  # the commit we waited for finished it
         try:
             key, old, new = raw.decode("utf-8").split("\0")
             current = self._current(key)
