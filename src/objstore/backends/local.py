@@ -163,16 +163,24 @@ class FileBackend(BackendBase):
                 backend=self.name,
             ) from exc
         self._closed = False
-        self._lock = CommitLock(self._root_fd)
         self._cache: dict[tuple[str, int, int, int], ObjectInfo] = {}
-        self._writer = Writer(self._root_fd, self._lock, self.name, fsync)
         try:
+            self._lock = CommitLock(self._root_fd)
+            self._writer = Writer(self._root_fd, self._lock, self.name, fsync)
             xattrs = self._writer.probe()
             self._attrs = self._writer.attrs = self._attribute_store(
                 metadata_storage, xattrs, fsync
             )
-        except BaseException:
-            close_all([self._root_fd, self._lock.release(), self._writer.staging_fd])
+        except BaseException as exc:
+            lock, writer = getattr(self, "_lock", None), getattr(self, "_writer", None)
+            close_all(
+                [self._root_fd, lock.release() if lock else -1, writer.staging_fd if writer else -1]
+            )
+            if isinstance(exc, OSError):
+                raise ConfigError(
+                    f"cannot open the file store at {os.fspath(root)!r}: {exc.strerror}",
+                    backend=self.name,
+                ) from exc
             raise
         self._recover()
 
