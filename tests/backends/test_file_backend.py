@@ -411,3 +411,18 @@ def test_a_closed_backend_never_acts_on_a_reused_descriptor(tmp_path: Path) -> N
         for fd in taken:
             os.close(fd)
     assert (other / "k").read_bytes() == (other / "sub" / "k").read_bytes() == b"not the store's"
+
+
+def test_errors_carry_the_key_and_name_no_path(store: objstore.Store, root: Path) -> None:
+    store.put("file", b"x")
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: store.get("no/such/key"), "no/such/key"),
+        (lambda: store.stat("file/below"), "file/below"),  # a file on the path
+        (lambda: store.copy("gone", "dst"), "gone"),
+        (lambda: store.open("gone"), "gone"),
+    ]
+    for call, key in calls:
+        with pytest.raises(objstore.NotFoundError) as caught:
+            call()
+        assert caught.value.key == key
+        assert str(root) not in f"{caught.value} {caught.value!r} {caught.value.__cause__}"
