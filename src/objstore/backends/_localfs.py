@@ -267,6 +267,16 @@ def remove_debris_dir(parent: int, name: str) -> bool:
 # -- closing --------------------------------------------------------------------------------
 
 
+class Lifetime:
+    """Whether a store is closed, shared with the listings and streams it hands out,
+    which check it at every step (an attribute read: cheaper than a call)."""
+
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+
 def retire(fds: Iterable[int]) -> None:
     """Point each descriptor at ``/dev/null``, keeping its number taken.
 

@@ -15,14 +15,14 @@ shorter listing.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from stat import S_ISREG
 
 from .._keys import key_problem
 from .._models import CommonPrefix, ObjectInfo
 from ..errors import ObjstoreError
-from ._localfs import O_DIR, VANISHED, etag_of
+from ._localfs import O_DIR, VANISHED, Lifetime, etag_of
 
 #: maps an OSError met while listing the keys under a prefix to the error to raise
 ListingFailure = Callable[[OSError, str], ObjstoreError]
@@ -35,8 +35,9 @@ class Walker:
         start_after: Yield only keys after this one.
         by_directory: Collapse each subdirectory into a :class:`CommonPrefix`
             (a listing delimited by ``/``).
-        check_open: Raises :class:`~objstore.errors.StoreClosedError` once the
-            store is closed; called before each entry.
+        life: The store's state, checked before each entry.
+        check_open: Raises :class:`~objstore.errors.StoreClosedError`; called
+            once ``life`` says the store is closed.
         failure: Maps an error met under a key prefix to the error to raise.
     """
 
@@ -44,11 +45,13 @@ class Walker:
         self,
         start_after: str | None,
         by_directory: bool,
+        life: Lifetime,
         check_open: Callable[[], None],
         failure: ListingFailure,
     ):
         self._after = start_after
         self._by_directory = by_directory
+        self._life = life
         self._check_open = check_open
         self._failure = failure
 
@@ -56,15 +59,22 @@ class Walker:
         """Walk the open directory ``fd`` (key prefix ``top``), closing it when done."""
         try:
             for sort_name, name in self._entries(fd, top, partial):
-                self._check_open()
+                if self._life.closed:
+                    self._check_open()
                 key = top + sort_name
-                if sort_name[-1] != "/":
-                    if self._after is None or key > self._after:
-                        info = self._describe(fd, name, key, top)
-                        if info is not None:
-                            yield info
-                    continue
                 after = self._after
+                if sort_name[-1] != "/":
+                    if after is not None and key <= after:
+                        continue
+                    try:
+                        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except OSError as exc:
+                        if exc.errno in VANISHED:
+                            continue  # deleted since the directory was read
+                        raise self._failure(exc, top) from exc
+                    if S_ISREG(st.st_mode):  # else replaced by a directory since it was read
+                        yield ObjectInfo(key, st.st_size, etag_of(st), mtime(st))
+                    continue
                 if after is not None and not after.startswith(key) and after > key:
                     continue  # everything below sorts before start_after
                 sub = self._open_dir(fd, name, key)
@@ -82,17 +92,6 @@ class Walker:
         for _ in self.walk(fd, key, ""):
             yield CommonPrefix(key)
             return
-
-    def _describe(self, fd: int, name: str, key: str, top: str) -> ObjectInfo | None:
-        try:
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except OSError as exc:
-            if exc.errno in VANISHED:
-                return None  # deleted since the directory was read
-            raise self._failure(exc, top) from exc
-        if not stat.S_ISREG(st.st_mode):
-            return None  # replaced by a directory (or something else) since it was read
-        return ObjectInfo(key, st.st_size, etag_of(st), mtime(st))
 
     def _open_dir(self, fd: int, name: str, key: str) -> int | None:
         try:

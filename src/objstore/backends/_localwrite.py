@@ -242,8 +242,8 @@ class Writer:
                 # A delete emptied and removed the directory while we wrote.
                 chain.close()
                 chain.fds[1:] = self.make_dirs(key, chain.names).fds[1:]
-            old = None
-            if self.attrs.racy_reads or isinstance(mode, Update):
+            old, looked = None, self.attrs.racy_reads or isinstance(mode, Update)
+            if looked:
                 old = current_etag(chain.fd, name)
                 check_write(key, mode, old, self._backend)
             if seal is not None:
@@ -253,7 +253,7 @@ class Writer:
                 if isinstance(mode, Create):
                     self._link_new(key, chain.fd, name, temp)
                 else:
-                    self._replace(key, chain.fd, name, temp, exists=old is not None)
+                    self._replace(key, chain.fd, name, temp, absent=looked and old is None)
             except BaseException:
                 self.attrs.abort(etag)
                 raise
@@ -272,14 +272,19 @@ class Writer:
             _link(temp, dir_fd, name)
         temp.discard()  # a named temp file's data now has the key's name too
 
-    def _replace(self, key: str, dir_fd: int, name: str, temp: TempFile, exists: bool) -> None:
+    def _replace(self, key: str, dir_fd: int, name: str, temp: TempFile, absent: bool) -> None:
+        """Put the temp file in place of ``name``, which is ``absent`` if known to be.
+
+        A failed ``link`` costs as much as the ``link`` and ``rename`` of a
+        replace, so a key not known to be absent goes straight to the rename.
+        """
         source = temp.name
-        if source is None and not exists:
+        if source is None and absent:
             try:
                 _link(temp, dir_fd, name)  # a new key: its name at once, no temp name
                 return
             except FileExistsError:
-                pass
+                pass  # a directory of that name (the commit saw no object)
         if source is None:
             source = self._name_temp(temp, dir_fd)
         try:

@@ -58,6 +58,7 @@ from ._localfs import (
     O_READ,
     VANISHED,
     CommitLock,
+    Lifetime,
     NotADirectoryOnPathError,
     close_all,
     copy_fd,
@@ -101,7 +102,7 @@ class _FileStream:
         self._end = end
 
     def read(self, n: int) -> bytes:
-        if self._owner.closed:
+        if self._owner.life.closed:
             self.close()
             raise StoreClosedError(
                 "this file store is closed", key=self.info.key, backend=self._owner.name
@@ -162,7 +163,7 @@ class FileBackend(BackendBase):
                 f"cannot use {os.fspath(root)!r} as the file store's root: {exc.strerror}",
                 backend=self.name,
             ) from exc
-        self._closed = False
+        self.life = Lifetime()
         self._cache: dict[tuple[str, int, int, int], ObjectInfo] = {}
         try:
             self._lock = CommitLock(self._root_fd)
@@ -190,7 +191,7 @@ class FileBackend(BackendBase):
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return self._closed
+        return self.life.closed
 
     # -- put -----------------------------------------------------------------------------
 
@@ -374,20 +375,27 @@ class FileBackend(BackendBase):
             self._raise(exc, key)
         try:
             with self._lock:
-                old = current_etag(chain.fd, name) if self._attrs.racy_reads else None
-                self._attrs.begin(key, old, None, None)
-                try:
-                    removed = _unlink_object(chain.fd, name)
-                except BaseException:
-                    self._attrs.abort(None)
-                    raise
-                self._attrs.finish(old)
-                if removed:
+                if self._unlink(key, chain.fd, name):
                     prune_dirs(chain)
         except OSError as exc:
             self._raise(exc, key)
         finally:
             chain.close()
+
+    def _unlink(self, key: str, dir_fd: int, name: str) -> bool:
+        """Unlink the object's file and forget its record; under the commit lock."""
+        attrs = self._attrs
+        if not attrs.racy_reads:
+            return _unlink_object(dir_fd, name)  # the record goes with the file
+        old = current_etag(dir_fd, name)
+        attrs.begin(key, old, None, None)
+        try:
+            removed = _unlink_object(dir_fd, name)
+        except BaseException:
+            attrs.abort(None)
+            raise
+        attrs.finish(old)
+        return removed
 
     # -- list ----------------------------------------------------------------------------
 
@@ -404,7 +412,9 @@ class FileBackend(BackendBase):
         if fd is None:
             self._check_open()
             return
-        walker = Walker(start_after, delimiter == "/", self._check_open, self._list_error)
+        walker = Walker(
+            start_after, delimiter == "/", self.life, self._check_open, self._list_error
+        )
         entries = walker.walk(fd, top, partial)
         if delimiter == "/":
             yield from entries
@@ -427,9 +437,9 @@ class FileBackend(BackendBase):
 
     def close(self) -> None:
         """Release the store's descriptors; streams and listings then raise StoreClosedError."""
-        if self._closed:
+        if self.life.closed:
             return
-        self._closed = True
+        self.life.closed = True
         self._cache.clear()
         fds = [self._root_fd, self._lock.release(), *self._attrs.descriptors()]
         if self._writer.staging_fd >= 0:
@@ -442,7 +452,7 @@ class FileBackend(BackendBase):
         weakref.finalize(self, close_all, fds)
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self.life.closed:
             raise StoreClosedError("this file store is closed", backend=self.name)
 
     def _missing(self, key: str) -> NotFoundError:
@@ -461,7 +471,7 @@ class FileBackend(BackendBase):
         """
         code = exc.errno
         reason = exc.strerror or type(exc).__name__
-        if self._closed:
+        if self.life.closed:
             return StoreClosedError("this file store is closed", key=key, backend=self.name)
         if code in VANISHED:
             return self._missing(key)
@@ -485,7 +495,7 @@ class FileBackend(BackendBase):
 
     def _list_error(self, exc: OSError, prefix: str) -> ObjstoreError:
         """Translate an error met while listing the keys under ``prefix``."""
-        if exc.errno in (errno.EACCES, errno.EPERM) and not self._closed:
+        if exc.errno in (errno.EACCES, errno.EPERM) and not self.life.closed:
             where = f"the keys under {prefix!r}" if prefix else "the store's root"
             return PermissionDeniedError(
                 f"the file store may not read {where}: {exc.strerror}",
