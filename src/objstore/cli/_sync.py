@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import os
 import sys
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .._config import Config
 from .._models import CommonPrefix, ObjectInfo
 from .._store import Store
 from ..errors import ObjstoreError, UnavailableError
@@ -49,12 +51,15 @@ class Tally:
     failed: int = 0
 
     def summary(self, dry_run: bool) -> str:
-        size = f"{self.sent_bytes} bytes, {human_size(self.sent_bytes)}"
+        sent = f"{_objects(self.sent)} ({self.sent_bytes} bytes, {human_size(self.sent_bytes)})"
         if dry_run:
-            line = f"dry run: would send {self.sent} objects ({size}), skip {self.skipped}, "
-            return line + f"delete {self.deleted}"
-        line = f"sent {self.sent} objects ({size}), skipped {self.skipped}, deleted {self.deleted}"
+            return f"dry run: would send {sent}, skip {self.skipped}, delete {self.deleted}"
+        line = f"sent {sent}, skipped {self.skipped}, deleted {self.deleted}"
         return line + (f", failed {self.failed}" if self.failed else "")
+
+
+def _objects(count: int) -> str:
+    return f"{count} object" + ("" if count == 1 else "s")
 
 
 Listed = ObjectInfo | CommonPrefix
@@ -319,7 +324,7 @@ def _run(ctx: Context) -> int:
     path = args.record or default_path(hashlib.sha256(pair.encode()).hexdigest())
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(_targets.sync_store(src_config))
-        dst = stack.enter_context(_targets.sync_store(dst_config))
+        dst = stack.enter_context(_destination(dst_config, args.dry_run))
         record = SyncRecord(path, read_only=args.dry_run)
         stack.callback(record.close)
         bar = stack.enter_context(ctx.progress("sync", None))
@@ -335,6 +340,14 @@ def _run(ctx: Context) -> int:
         ).run()
     ctx.print(tally.summary(args.dry_run))
     return 1 if tally.failed else 0
+
+
+def _destination(config: Config, dry_run: bool) -> Store:
+    """The destination; for a dry run to a directory not made yet, an empty stand-in
+    (opening a file store creates its root, and a dry run changes nothing)."""
+    if dry_run and config.backend == "file" and not os.path.isdir(config.section["root"]):
+        return _targets.sync_store(_targets.load("memory://"))
+    return _targets.sync_store(config)
 
 
 SYNC = Command(
