@@ -1,0 +1,175 @@
+"""``objstore check``: the conformance kit against a live store, as a report."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_run import environment, run, s3_url, start, wait_for
+
+SUMMARY = "check: {passed} passed, {failed} failed, {skipped} skipped on "
+
+# moto pairs an object's headers with its data loosely under concurrent overwrites
+# (docs/s3.md, "Deviations"): the one behaviour it may fail, and only that way.
+MOTO_DEVIATION = "readers_see_whole_versions_during_overwrites"
+
+BROKEN_BACKEND = '''
+"""A store that lists out of order and cannot write conditionally: check must say so."""
+from objstore.backends.memory import MemoryBackend
+from objstore.backend import Capabilities
+from objstore.plugin import BackendSpec
+
+
+class ShuffledBackend(MemoryBackend):
+    name = "shuffled"
+    capabilities = Capabilities(server_side_copy=True, batch_delete=True)
+
+    def list(self, prefix, *, delimiter, start_after):
+        items = super().list(prefix, delimiter=delimiter, start_after=start_after)
+        return iter(sorted(items, key=lambda item: item.key[::-1]))
+
+
+SPEC = BackendSpec(name="shuffled", options={}, factory=lambda section, shared: ShuffledBackend())
+'''
+
+
+def outcomes(stdout: str) -> dict[str, str]:
+    """behaviour → the rest of its line (``passed``, ``failed: why``...)."""
+    lines = {}
+    for line in stdout.splitlines()[:-1]:
+        outcome, _, rest = line.partition(" ")
+        name, _, reason = rest.strip().partition(": ")
+        lines[name] = outcome + (f": {reason}" if reason else "")
+    return lines
+
+
+def test_check_passes_on_memory(tmp_path: Path) -> None:
+    result = run("check", "memory://", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    seen = outcomes(result.stdout)
+    assert len(seen) > 190 and "failed" not in "".join(seen.values())
+    assert seen["keys_longest_valid_key"] == "passed"  # with the scratch prefix's budget
+    assert seen["state_machine_agrees_with_the_model"] == "passed"
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("check: ") and " 0 failed, " in last and "keeps the contract" in last
+    assert list(tmp_path.iterdir()) == []  # no .hypothesis, no pytest cache
+
+
+@pytest.mark.slow
+def test_check_on_a_directory_under_a_prefix_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "mine.txt").write_text("the user's own object")
+    (tmp_path / "store.yaml").write_text(
+        f"backend: file\nprefix: some/namespace-\nfile:\n  root: {tmp_path / 'root'}\n"
+    )
+    result = run("check", "store.yaml", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {line["outcome"] for line in lines[:-1]} <= {"passed", "skipped"}
+    assert lines[-1]["summary"]["failed"] == 0 and lines[-1]["summary"]["passed"] > 190
+    assert [p.name for p in (tmp_path / "root").iterdir()] == ["mine.txt"]
+
+
+@pytest.mark.slow
+def test_check_passes_on_moto(moto_http: Any, tmp_path: Path) -> None:
+    with moto_http.bucket() as bucket:
+        result = run("check", s3_url(moto_http, bucket, "team/"), cwd=tmp_path)
+        seen = outcomes(result.stdout)
+        failed = {name for name, outcome in seen.items() if outcome.startswith("failed")}
+        assert failed <= {MOTO_DEVIATION}, result.stdout
+        assert len(seen) > 190 and result.returncode == (1 if failed else 0)
+        assert moto_http.secret_access_key not in result.stdout + result.stderr
+        assert moto_http.client().list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def build_plugin(directory: Path) -> Path:
+    """Install a wheel whose entry point registers the ``shuffled`` backend; return its path."""
+    info = "objstore_shuffled-1.0.dist-info"
+    files = {
+        "objstore_shuffled.py": textwrap.dedent(BROKEN_BACKEND),
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: objstore-shuffled\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+        f"{info}/entry_points.txt": "[objstore.backends]\nshuffled = objstore_shuffled:SPEC\n",
+    }
+    wheel = directory / "objstore_shuffled-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        archive.writestr(
+            f"{info}/RECORD", "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+        )
+    target = directory / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
+    return target
+
+
+@pytest.mark.slow  # Hypothesis shrinks the state machine's failure
+def test_check_names_what_a_broken_plugin_store_breaks(tmp_path: Path) -> None:
+    site = build_plugin(tmp_path)
+    env = environment(tmp_path, PYTHONPATH=str(site))
+    result = run("check", "shuffled://", cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stderr
+    seen = outcomes(result.stdout)
+    for behaviour in (
+        "list_is_recursive_and_in_code_point_order",
+        "list_prefix_is_a_plain_string_prefix",
+        "state_machine_agrees_with_the_model",
+    ):
+        assert seen[behaviour].startswith("failed: "), seen[behaviour]
+    assert seen["if_none_match_refuses_an_existing_key"] == (
+        "skipped: the store declares no conditional_put"
+    )
+    assert seen["keys_are_case_sensitive"] == "passed"
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("check: ") and " 0 failed" not in last and "breaks it" in last
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_check_cleans_up(tmp_path: Path, signum: int, status: int) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = start("check", "root", cwd=tmp_path)
+    wait_for(lambda: any(root.iterdir()), "the kit's first object")
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert list(root.iterdir()) == []
+    assert not out.decode().splitlines()[-1:] or "check:" not in out.decode().splitlines()[-1]
+
+
+def test_check_without_the_extra_names_it(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "from objstore.cli import main\n"
+        "sys.exit(main(['check', 'memory://']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "objstore: error: objstore check runs the conformance kit, which needs hypothesis: "
+        "pip install 'objstore[check]'\n"
+    )
