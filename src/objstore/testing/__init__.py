@@ -23,7 +23,7 @@ raises ``UnsupportedOperationError`` and skip the rest.
 
 :class:`StoreStateMachine` is a Hypothesis state machine that drives any store
 with random operations and compares each answer with a model; the suite runs
-it too. The kit needs the ``test`` extra (pytest and Hypothesis).
+it too. The kit needs the ``check`` extra (pytest and Hypothesis).
 """
 
 from __future__ import annotations
