@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,17 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "dst").exists() and not (tmp_path / "cache").exists()
     synced("src", "dst", cwd=tmp_path)
     (tmp_path / "src" / "a.txt").unlink()
+    with objstore.open(f"file://{tmp_path / 'dst'}") as dst:
+        dst.put("stray \u0085 key", b"only in the destination")  # NEL: not a line break
     plan = run("sync", "src", "dst", "--dry-run", "--delete", cwd=tmp_path).stdout
-    assert plan.splitlines() == [
+    assert plan.split("\n")[:-1] == [
         "delete a.txt",
-        "dry run: would send 0 objects (0 bytes, 0 B), skip 3, delete 1",
+        "delete stray \u0085 key",
+        "dry run: would send 0 objects (0 bytes, 0 B), skip 3, delete 2",
     ]
     assert (tmp_path / "dst" / "a.txt").exists()
-    assert synced("src", "dst", "--delete", cwd=tmp_path) == Summary(0, 0, 3, 1, 0)
-    assert not (tmp_path / "dst" / "a.txt").exists()
+    assert synced("src", "dst", "--delete", cwd=tmp_path) == Summary(0, 0, 3, 2, 0)
+    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["docs", "empty"]
 
 
 def test_s3_to_file_and_s3_to_s3(moto_http: Any, tmp_path: Path) -> None:
@@ -261,3 +265,21 @@ def test_migration_to_s3_resumes_after_a_kill_and_sends_only_changes(
                 0, 0, 1001 - len(gone), len(gone), 0
             )
             assert sorted(item.key for item in dst.list()) == sorted(set(sizes) - set(gone))
+
+
+def test_a_listing_out_of_order_stops_the_merge() -> None:
+    from objstore.cli._sync import merge
+
+    def listed(*keys: str) -> list[objstore.ObjectInfo]:
+        when = datetime.now(UTC)
+        return [objstore.ObjectInfo(key, 1, "e", when) for key in keys]
+
+    pairs = merge(listed("a", "c\u0085", "d"), listed("b", "c\u0085"))
+    assert [(s and s.key, d and d.key) for s, d in pairs] == [
+        ("a", None),
+        (None, "b"),
+        ("c\u0085", "c\u0085"),
+        ("d", None),
+    ]
+    with pytest.raises(objstore.ObjstoreError, match="not in key order"):
+        list(merge(listed("a", "c"), listed("b", "a")))

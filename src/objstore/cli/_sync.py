@@ -27,7 +27,7 @@ from typing import IO, Any
 from .._config import Config
 from .._models import CommonPrefix, ObjectInfo
 from .._store import Store
-from ..errors import ObjstoreError, UnavailableError
+from ..errors import ObjstoreError
 from . import _targets
 from ._base import Command, Context
 from ._output import human_size
@@ -75,7 +75,7 @@ def merge(
     it later.
 
     Raises:
-        UnavailableError: a listing is not in ascending key order (merging it
+        ObjstoreError: a listing is not in ascending key order (merging it
             could delete the wrong objects).
     """
     left, right = _ordered(src, "source"), _ordered(dst, "destination")
@@ -96,7 +96,7 @@ def _ordered(items: Iterable[Listed], side: str) -> Iterator[ObjectInfo]:
     last: str | None = None
     for item in items:
         if last is not None and item.key <= last:
-            raise UnavailableError(
+            raise ObjstoreError(
                 f"the {side} listed {item.key!r} after {last!r}: not in key order, "
                 "so sync stops rather than guess what is missing"
             )
@@ -105,13 +105,19 @@ def _ordered(items: Iterable[Listed], side: str) -> Iterator[ObjectInfo]:
             yield item
 
 
-def same_object(src: Store, dst: Store, key: str, cancel: threading.Event) -> bool:
-    """Whether both stores hold ``key`` with the same bytes, content type and metadata.
+def same_object(
+    src: Store, dst: Store, listed: tuple[ObjectInfo, ObjectInfo], cancel: threading.Event
+) -> bool:
+    """Whether both stores hold the listed versions, with the same bytes, content type and
+    metadata.
 
     Raises:
         TransferCancelled: ``cancel`` was set.
     """
+    key = listed[0].key
     a, b = src.stat(key), dst.stat(key)
+    if (a.etag, b.etag) != (listed[0].etag, listed[1].etag):
+        return False  # changed since listed: send (the next run looks again)
     if (a.size, a.content_type, dict(a.metadata or {})) != (
         b.size,
         b.content_type,
@@ -152,7 +158,7 @@ class Syncer:
         self.out = out if out is not None else sys.stdout
         self.tally = Tally()
         self._cancel = threading.Event()
-        self._pending: dict[Future[Any], tuple[str, ObjectInfo]] = {}
+        self._pending: dict[Future[Any], tuple[ObjectInfo, ObjectInfo | None]] = {}
 
     def run(self) -> Tally:
         """Sync; return what was done.
@@ -160,7 +166,7 @@ class Syncer:
         Raises:
             ObjstoreError: a listing failed (nothing is deleted then).
         """
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as doomed:
+        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n") as doomed:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="objstore-sync") as pool:
                 try:
                     self._merge(pool, doomed)
@@ -189,8 +195,8 @@ class Syncer:
         if known:
             self._skipped()
         elif known is None and src.size == dst.size:  # no row: look before sending
-            future = pool.submit(same_object, self.src, self.dst, src.key, self._cancel)
-            self._pending[future] = ("compare", src)
+            future = pool.submit(same_object, self.src, self.dst, (src, dst), self._cancel)
+            self._pending[future] = (src, dst)
         else:
             self._send(pool, src)
 
@@ -208,31 +214,32 @@ class Syncer:
             progress=self.bar.callback(),
             cancel=self._cancel,
         )
-        self._pending[future] = ("send", src)
+        self._pending[future] = (src, None)
 
     def _drain(self, pool: ThreadPoolExecutor, *, until: int) -> None:
         """Handle finished work until at most ``until`` jobs are in flight."""
         while len(self._pending) > until:
             done, _ = wait(list(self._pending), return_when=FIRST_COMPLETED)
             for future in done:
-                kind, src = self._pending.pop(future)
+                src, dst = self._pending.pop(future)
                 try:
                     result = future.result()
                 except ObjstoreError as exc:
                     self._failed(src.key, exc)
                     continue
-                self._finished(pool, kind, src, result)
+                if dst is None:
+                    self._sent(src, *result)
+                elif result:
+                    self._same(src, dst)
+                else:
+                    self._send(pool, src)
 
-    def _finished(self, pool: ThreadPoolExecutor, kind: str, src: ObjectInfo, result: Any) -> None:
-        if kind == "compare":
-            if not result:
-                self._send(pool, src)
-                return
-            if not self.dry_run:
-                self.record.sent(src, self.dst.stat(src.key).etag)
-            self._skipped()
-            return
-        read, written = result
+    def _same(self, src: ObjectInfo, dst: ObjectInfo) -> None:
+        if not self.dry_run:
+            self.record.sent(src, dst.etag)
+        self._skipped()
+
+    def _sent(self, src: ObjectInfo, read: ObjectInfo, written: ObjectInfo) -> None:
         if read.etag == src.etag:  # else it changed while listed: the next run looks again
             self.record.sent(src, written.etag)
         self._count_sent(written.size)
