@@ -173,3 +173,12 @@ def test_check_without_the_extra_names_it(tmp_path: Path) -> None:
         "objstore: error: objstore check runs the conformance kit, which needs hypothesis: "
         "pip install 'objstore[check]'\n"
     )
+
+
+def test_an_unreachable_store_is_one_error(tmp_path: Path) -> None:
+    url = "s3://bucket/?endpoint_url=http://127.0.0.1:9&access_key_id=k&secret_access_key=hush"
+    result = run("check", url, cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("objstore: error: s3: ") and "unavailable" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "hush" not in result.stderr

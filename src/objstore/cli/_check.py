@@ -22,7 +22,7 @@ from typing import TextIO
 
 from .._config import Config
 from .._store import Store
-from ..errors import ConfigError
+from ..errors import ConfigError, ObjstoreError
 from . import _targets
 from ._base import Command, Context
 
@@ -57,6 +57,7 @@ def _run(ctx: Context) -> int:
     scratch = f"objstore-check-{secrets.token_hex(6)}/"
     checked = _targets.under_prefix(config, scratch)
     with _targets.sync_store(checked) as janitor:
+        empty(janitor)  # an unreachable store is one error, not two hundred failures
         try:
             counts = _run_kit(checked, janitor, ctx.out, ctx.args.json)
         finally:
@@ -78,7 +79,7 @@ def _run_kit(config: Config, janitor: Store, out: TextIO, as_json: bool) -> dict
         set_hypothesis_home_dir(work)  # its caches, not in the user's working directory
         ini = Path(work, "pytest.ini")
         ini.write_text("[pytest]\n")
-        pytest.main(
+        status = pytest.main(
             [
                 _KIT,
                 "-c",
@@ -97,6 +98,9 @@ def _run_kit(config: Config, janitor: Store, out: TextIO, as_json: bool) -> dict
         )
     if plugin.interruption is not None:
         raise plugin.interruption  # after the scratch prefix is emptied (the caller's finally)
+    ran = sum(plugin.counts.values())
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not ran:
+        raise ObjstoreError(f"the conformance kit could not run (pytest exit status {status})")
     return plugin.counts
 
 
