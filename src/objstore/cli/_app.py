@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from types import FrameType
 
@@ -84,10 +85,28 @@ def _run_guarded(ctx: Context) -> int:
         return 1
     except Terminated:
         print("objstore: terminated", file=sys.stderr)
-        return TERMINATED
+        return _without_stuck_threads(TERMINATED)
     except KeyboardInterrupt:
         print("objstore: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return _without_stuck_threads(INTERRUPTED)
+
+
+def _without_stuck_threads(status: int, patience: float = 5.0) -> int:
+    """Return ``status``, or exit with it at once if threads the interrupted command left
+    (a conformance test's, say) would keep the process alive: its cleanup has run."""
+    deadline = time.monotonic() + patience
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.current_thread()
+    ):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import tempfile
 import threading
@@ -63,6 +64,7 @@ def _run(ctx: Context) -> int:
         finally:
             with _signals_held():
                 empty(janitor)
+                _remove_scratch_directory(checked, scratch)
     _summary(ctx, counts, _targets.describe(ctx.args.url), scratch)
     return 1 if counts["failed"] else 0
 
@@ -97,6 +99,7 @@ def _run_kit(config: Config, janitor: Store, out: TextIO, as_json: bool) -> dict
             plugins=[plugin],
         )
     if plugin.interruption is not None:
+        plugin.close_all()
         raise plugin.interruption  # after the scratch prefix is emptied (the caller's finally)
     ran = sum(plugin.counts.values())
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not ran:
@@ -113,6 +116,14 @@ def empty(store: Store) -> None:
             store.delete_many(batch)
             batch = []
     store.delete_many(batch)
+
+
+def _remove_scratch_directory(config: Config, scratch: str) -> None:
+    """On a file store, also remove the scratch directory itself: a put cut short by a
+    signal may leave it empty, or holding the backend's temporary file, which no listing
+    shows. The name is random and ours; nothing else lives there."""
+    if config.backend == "file" and scratch and config.shared.prefix.endswith(scratch):
+        shutil.rmtree(Path(config.section["root"], config.shared.prefix), ignore_errors=True)
 
 
 def _summary(ctx: Context, counts: dict[str, int], shown: str, scratch: str) -> None:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, TextIO
 
 import pytest
@@ -17,7 +21,10 @@ import pytest
 from .._config import Config
 from .._store import Store
 from . import _targets
+from ._app import Terminated
 from ._check import empty
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _REASON_LIMIT = 300
 
@@ -59,6 +66,9 @@ class CheckPlugin:
         self.counts = {"passed": 0, "failed": 0, "skipped": 0}
         self.interruption: BaseException | None = None
         self._current: dict[str, Outcome] = {}
+        self._open: set[Store] = set()
+        self._session: pytest.Session | None = None
+        self._handlers: dict[int, Any] = {}
 
     # -- what the kit module uses ------------------------------------------------------------
 
@@ -71,11 +81,19 @@ class CheckPlugin:
         """A store under the scratch prefix, empty; emptied again when the test ends."""
         self.empty()
         store = _targets.sync_store(self.config)
+        self._open.add(store)
         try:
             yield store
         finally:
+            self._open.discard(store)
             store.close()
             self.empty()
+
+    def close_all(self) -> None:
+        """Close every store still open, so that threads an interrupted test left behind
+        fail instead of writing on."""
+        for store in list(self._open):
+            store.close()
 
     def empty(self) -> None:
         """Delete every object under the scratch prefix."""
@@ -100,7 +118,35 @@ class CheckPlugin:
             self._emit(Outcome("collect", "failed", _failure(report)))
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        self.interruption = excinfo.value
+        if self.interruption is None:
+            self.interruption = excinfo.value
+
+    # -- stopping between behaviours -------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
+        if threading.current_thread() is threading.main_thread():
+            self._handlers = {sig: signal.signal(sig, self._stop) for sig in _STOP_SIGNALS}
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        for sig, handler in self._handlers.items():
+            signal.signal(sig, handler)
+        self._handlers = {}
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        """First signal: stop once the behaviour in progress is done, so no store call is
+        cut in half (a lock, a temporary file, a thread left running). Second: at once."""
+        stop: BaseException = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self.interruption is not None:
+            raise stop
+        self.interruption = stop
+        if self._session is not None:
+            self._session.shouldstop = "interrupted"
+        print(
+            "objstore: stopping after the behaviour in progress (again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _emit(self, outcome: Outcome) -> None:
         self.counts[outcome.outcome] += 1
