@@ -84,3 +84,9 @@ def s3_url(server: Any, bucket: str, prefix: str = "") -> str:
         "provider": server.provider,
     }
     return f"s3://{bucket}/{prefix}?{urlencode(query)}"
+
+
+def entries(directory: Path) -> list[str]:
+    """The names in a file store's directory, without the store's own internal ones
+    (they start with U+0001, which no key can: the staging directory, for one)."""
+    return sorted(p.name for p in directory.iterdir() if not p.name.startswith("\x01"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_run import environment, run, s3_url, start, wait_for
+from cli_run import entries, environment, run, s3_url, start, wait_for
 
 import objstore
 from objstore.testing._helpers import pattern
@@ -111,7 +111,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     ]
     assert (tmp_path / "dst" / "a.txt").exists()
     assert synced("src", "dst", "--delete", cwd=tmp_path) == Summary(0, 0, 3, 2, 0)
-    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["docs", "empty"]
+    assert entries(tmp_path / "dst") == ["docs", "empty"]
 
 
 def test_s3_to_file_and_s3_to_s3(moto_http: Any, tmp_path: Path) -> None:
