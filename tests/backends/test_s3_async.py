@@ -248,3 +248,24 @@ def test_a_small_range_is_one_request(moto_http: S3Server) -> None:
             proxy.seen.clear()
             assert len(store.get("big", offset=MiB, length=12 * MiB)) == 12 * MiB
             assert [s.method for s in proxy.seen] == ["GET"]
+
+
+def test_holding_more_streams_than_connections_never_blocks(moto_http: S3Server) -> None:
+    with moto_http.bucket() as bucket:
+        backend = moto_http.backend(bucket, max_connections=2)
+        with objstore.Store(backend) as store:
+            for i in range(5):
+                store.put(f"k{i}", b"x" * 100)
+            held = [store.get_stream(f"k{i}", chunk_size=10) for i in range(5)]  # 5 open
+            assert [next(stream) for stream in held] == [b"x" * 10] * 5
+            for stream in held:
+                stream.close()
+
+        async def main() -> None:
+            streams = [await backend.aget(f"k{i}", offset=0, length=None) for i in range(5)]
+            assert [await s.read(10) for s in streams] == [b"x" * 10] * 5
+            for stream in streams:
+                await stream.aclose()
+            await backend.aclose()
+
+        asyncio.run(main())

@@ -151,8 +151,10 @@ class AsyncNativeWire:
         if self._session is None:
             aiohttp = self._aiohttp
             options = self._options
+            # No cap on connections (a caller holding many open streams must never
+            # wait for one): the semaphore bounds the requests in flight instead.
             connector = aiohttp.TCPConnector(
-                limit=options.max_connections, ssl=self._tls if self._tls is not None else False
+                limit=0, ssl=self._tls if self._tls is not None else False
             )
             timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=options.connect_timeout, sock_read=options.read_timeout

@@ -4,7 +4,7 @@
 of CPU per small request here, where urllib3 costs 160 µs on top of the same
 ``http.client`` (docs/decisions.md has the measurements). What urllib3 would
 add is written here in a few lines: a thread-safe pool of idle connections
-(LIFO) bounded by ``max_connections``, connect and read timeouts, TLS
+(LIFO) keeping up to ``max_connections``, connect and read timeouts, TLS
 verification, ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, and a pool that
 rebuilds itself in a child process after ``os.fork()``.
 """
@@ -99,7 +99,11 @@ Connection = _Connection | _TlsConnection
 
 
 class Pool:
-    """Keep-alive connections to one host, at most ``size`` at once (callers wait for one)."""
+    """Keep-alive connections to one host, at most ``size`` of them kept idle.
+
+    A caller never waits for a connection: one more is opened when all are busy
+    (and closed after use), so code holding many open streams cannot deadlock.
+    """
 
     def __init__(
         self,
@@ -123,7 +127,6 @@ class Pool:
         self._pid = os.getpid()
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(self._size)
 
     def exchange(self, request: Prepared, streamed: bool) -> tuple[int, dict[str, str], Any]:
         """Send ``request``; return status, headers and the body (read, or a :class:`Body`).
@@ -133,7 +136,6 @@ class Pool:
         """
         if self._pid != os.getpid():
             self._reset()  # a forked child: the parent's sockets are not ours to use
-        self._slots.acquire()
         connection = None
         try:
             connection = self._checkout()
@@ -182,17 +184,16 @@ class Pool:
         return connection
 
     def _checkin(self, connection: Connection, answer: http.client.HTTPResponse) -> None:
-        if answer.will_close or not answer.isclosed() or self._pid != os.getpid():
-            connection.close()
-        else:
-            with self._lock:
+        keep = not answer.will_close and answer.isclosed() and self._pid == os.getpid()
+        with self._lock:
+            if keep and len(self._idle) < self._size:
                 self._idle.append(connection)
-        self._slots.release()
+                return
+        connection.close()
 
     def _discard(self, connection: Connection | None) -> None:
         if connection is not None:
             connection.close()
-        self._slots.release()
 
 
 def _send(connection: Connection, request: Prepared, proxied_http: bool) -> Any:
