@@ -77,9 +77,70 @@ def _certifi() -> str | None:
     return str(certifi.where())
 
 
+class _Headers(dict[str, str]):
+    """An answer's headers, names in lower case: what http.client itself asks of them."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self, name.lower(), default)
+
+    def get_all(self, name: str, default: Any = None) -> Any:
+        value = self.get(name)
+        return default if value is None else [value]
+
+
+MAX_HEADERS = 100
+
+
+def _read_headers(fp: Any) -> _Headers:
+    """Header lines up to the blank one, in a few microseconds (http.client hands every
+    answer's headers to the ``email`` package, which costs ~25 µs)."""
+    headers = _Headers()
+    while True:
+        line = fp.readline(65537)
+        if len(line) > 65536:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        if len(headers) >= MAX_HEADERS:
+            raise http.client.HTTPException(f"more than {MAX_HEADERS} headers")
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        name, value = name.strip().lower(), value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+
+
+class _Response(http.client.HTTPResponse):
+    """``HTTPResponse`` with a fast header reader; everything after the headers is its own."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            _read_headers(self.fp)  # the interim answer's, skipped
+        if not version.startswith("HTTP/"):
+            raise http.client.UnknownProtocol(version)
+        self.code = self.status = status
+        self.reason = reason.strip()
+        self.version = 11 if version.startswith("HTTP/1.") and version != "HTTP/1.0" else 10
+        self.headers = self.msg = _read_headers(self.fp)
+        self.chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        length = self.headers.get("content-length")
+        digits = length is not None and length.isdigit() and not self.chunked
+        self.length = int(length) if digits else None
+        if status in (204, 304) or status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
 class _Connection(http.client.HTTPConnection):
     read_timeout = 60.0
     reused = False
+    response_class = _Response
 
     def connect(self) -> None:
         super().connect()
@@ -89,6 +150,7 @@ class _Connection(http.client.HTTPConnection):
 class _TlsConnection(http.client.HTTPSConnection):
     read_timeout = 60.0
     reused = False
+    response_class = _Response
 
     def connect(self) -> None:
         super().connect()
@@ -140,7 +202,7 @@ class Pool:
         try:
             connection = self._checkout()
             answer = _send(connection, request, self._proxy is not None)
-            headers = {k.lower(): v for k, v in answer.getheaders()}
+            headers = dict(answer.headers)
             if streamed and answer.status < 300:
                 return answer.status, headers, Body(self, connection, answer)
             body = answer.read()
