@@ -987,3 +987,13 @@ def test_the_refusal_of_conditional_writes_names_the_override(rclone_s3: S3Serve
         with pytest.raises(objstore.NotFoundError) as caught:
             store.get(key)
         assert key not in str(caught.value) and "1004 bytes" in str(caught.value)
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_http_dates_read_by_position_match_the_email_package(moment: datetime) -> None:
+    from email.utils import format_datetime, parsedate_to_datetime
+
+    from objstore.backends.s3._answers import http_time
+
+    text = format_datetime(moment.replace(microsecond=0, tzinfo=UTC), usegmt=True)
+    assert http_time(text) == parsedate_to_datetime(text)

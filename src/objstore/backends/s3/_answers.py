@@ -89,10 +89,22 @@ def strip_etag(raw: str) -> str:
     return raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
 
 
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+)}  # fmt: skip
+
+
 def http_time(value: str | None) -> datetime | None:
+    """An HTTP date in UTC; the usual form (``Sat, 28 Nov 2026 10:24:35 GMT``) is read
+    by position, anything else by the email package."""
     if not value:
         return None
-    with contextlib.suppress(TypeError, ValueError, IndexError):
+    with contextlib.suppress(TypeError, ValueError, IndexError, KeyError):
+        if len(value) == 29 and value.endswith(" GMT"):
+            return datetime(
+                int(value[12:16]), _MONTHS[value[8:11]], int(value[5:7]),
+                int(value[17:19]), int(value[20:22]), int(value[23:25]), tzinfo=UTC,
+            )  # fmt: skip
         return parsedate_to_datetime(value).astimezone(UTC)
     return None
 
