@@ -197,11 +197,6 @@ def _encoded(value: str) -> str:
     return encode(value)
 
 
-def payload_hash(body: bytes) -> str:
-    """The hex SHA-256 of a request body."""
-    return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-
-
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.digest(key, message.encode("utf-8"), "sha256")
 
