@@ -84,6 +84,7 @@ class Signer:
         self.region = region
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], bytes] = {}
+        self._last_auth: tuple[tuple[object, ...], list[tuple[str, str]], str] | None = None
 
     def sign_headers(
         self,
@@ -139,34 +140,49 @@ class Signer:
         ``headers`` (lowercase, ``host`` included) are the ones the client must send.
         """
         stamp = timestamp(now)
-        scope = self._scope(stamp)
         names = sorted(headers)
         signed = ";".join(names)
-        # already encoded, in botocore's order; sorting by name gives the canonical order
+        auth, canonical_auth = self._auth_query(keys, stamp, expires, signed)
+        if query:
+            encoded = [(encode(k), encode(v)) for k, v in query]
+            canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded + auth))
+        else:
+            canonical_query = canonical_auth
+        canonical = "\n".join(
+            (
+                method,
+                path,
+                canonical_query,
+                "".join(f"{name}:{_trim(headers[name])}\n" for name in names),
+                signed,
+                UNSIGNED_PAYLOAD,
+            )
+        )
+        signature = self._signature(keys, stamp, self._scope(stamp), canonical)
+        operation = encode_query(query) + "&" if query else ""
+        given = "&".join(f"{k}={v}" for k, v in auth)
+        return f"{operation}{given}&X-Amz-Signature={signature}"
+
+    def _auth_query(
+        self, keys: Keys, stamp: str, expires: int, signed: str
+    ) -> tuple[list[tuple[str, str]], str]:
+        """The encoded auth parameters, in botocore's order and in canonical order; the
+        same within one second, so presigning many URLs builds them once."""
+        memo = (keys.access_key, keys.token, stamp, expires, signed)
+        if self._last_auth is not None and self._last_auth[0] == memo:
+            return self._last_auth[1], self._last_auth[2]
         auth = [
             ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", _encoded(f"{keys.access_key}/{scope}")),
+            ("X-Amz-Credential", _encoded(f"{keys.access_key}/{self._scope(stamp)}")),
             ("X-Amz-Date", stamp),
             ("X-Amz-Expires", str(expires)),
             ("X-Amz-SignedHeaders", _encoded(signed)),
         ]
         if keys.token is not None:
             auth.append(("X-Amz-Security-Token", _encoded(keys.token)))
-        ordered = sorted([(encode(k), encode(v)) for k, v in query] + auth)
-        canonical = "\n".join(
-            (
-                method,
-                path,
-                "&".join(f"{k}={v}" for k, v in ordered),
-                "".join(f"{name}:{_trim(headers[name])}\n" for name in names),
-                signed,
-                UNSIGNED_PAYLOAD,
-            )
-        )
-        signature = self._signature(keys, stamp, scope, canonical)
-        operation = encode_query(query) + "&" if query else ""
-        given = "&".join(f"{k}={v}" for k, v in auth)
-        return f"{operation}{given}&X-Amz-Signature={signature}"
+        canonical = "&".join(f"{k}={v}" for k, v in sorted(auth))
+        self._last_auth = (memo, auth, canonical)
+        return auth, canonical
 
     def _scope(self, stamp: str) -> str:
         return f"{stamp[:8]}/{self.region}/{SERVICE}/aws4_request"
