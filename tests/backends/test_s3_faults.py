@@ -275,3 +275,23 @@ def test_a_committed_upload_stays_a_success_when_the_etag_cannot_be_read_back(
         info = store.put("big", content)
         assert other.stat("big").etag == info.etag and other.get("big") == content
         assert proxy.fired
+
+
+def test_https_proxy_is_honoured_by_the_asyncio_methods(
+    moto_tls: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    port = int(moto_tls.endpoint_url.rsplit(":", 1)[1])
+    with FaultProxy(port) as proxy, moto_tls.bucket() as bucket:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        backend = moto_tls.backend(bucket)
+
+        async def main() -> int:
+            found = [item async for item in backend.alist("", delimiter=None, start_after=None)]
+            await backend.aclose()
+            return len(found)
+
+        assert asyncio.run(main()) == 0
+        assert [seen.method for seen in proxy.seen] == ["CONNECT"]
