@@ -6,7 +6,8 @@ The convention (docs/decisions.md, "Documentation"):
   diagrams, never for code;
 - a ``python`` block runs, in a fresh interpreter whose working directory is an empty
   temporary directory (top-level ``await`` is allowed: the block then runs in an event
-  loop, as in ``python -m asyncio``);
+  loop, as in ``python -m asyncio``); the repository's root is on its path, so it
+  imports the cookbook as ``examples.*``, as it would run from a checkout;
 - a ``yaml`` or ``json`` block with a top-level ``backend`` key is a configuration: it
   is opened with ``objstore.from_config`` (every ``${NAME}`` it uses set to a
   placeholder) and closed;

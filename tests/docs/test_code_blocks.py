@@ -53,7 +53,7 @@ def run_python(block: Block, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(RUNNER), str(script)],
         cwd=work,
-        env=environment(),
+        env=environment(PYTHONPATH=str(ROOT)),  # the cookbook's examples import as examples.*
         capture_output=True,
         text=True,
         timeout=300,
