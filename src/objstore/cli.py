@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from . import _defaults
+from ._async_store import AsyncStore
 from ._store import Store
 from ._version import __version__
 from .errors import ObjstoreError, PreconditionFailedError
@@ -36,26 +40,50 @@ def _parser() -> argparse.ArgumentParser:
         description="One storage interface over local files and S3-compatible stores.",
     )
     parser.add_argument("--version", action="version", version=f"objstore {__version__}")
-    parser.add_argument(
-        "--url", default=DEFAULT_URL, help=f"the store to use (default: {DEFAULT_URL})"
-    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--url", help="the store to use (default: from the environment)")
+    source.add_argument("--config", metavar="FILE", help="a YAML or JSON configuration file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo = commands.add_parser(
-        "demo", help="walk through put, get, list, a conditional write and copy"
+        "demo", help=f"walk through put, get, list, a conditional write and copy ({DEFAULT_URL})"
     )
     demo.set_defaults(run=_demo)
+    serve = commands.add_parser("serve", help="serve the store's signed URLs over HTTP")
+    serve.add_argument("--host", default=_defaults.SERVE_HOST, help="address to listen on")
+    serve.add_argument("--port", type=int, default=_defaults.SERVE_PORT, help="port to listen on")
+    serve.set_defaults(run=_serve)
     return parser
 
 
 def _open(args: argparse.Namespace) -> Store:
     from . import open as open_store
 
-    return open_store(args.url)
+    return open_store(args.url or DEFAULT_URL)
+
+
+def _open_async(args: argparse.Namespace) -> AsyncStore:
+    from . import from_config_async, from_env_async, open_async
+
+    if args.config:
+        return from_config_async(args.config)
+    return open_async(args.url) if args.url else from_env_async()
 
 
 def _demo(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        _DemoTour(store, args.url).run()
+        _DemoTour(store, args.url or DEFAULT_URL).run()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    store = _open_async(args)
+    try:
+        serve(store, args.host, args.port)
+    finally:
+        asyncio.run(store.aclose())
     return 0
 
 
