@@ -184,6 +184,7 @@ def serving(kind: str, root: str, **section: Any) -> Iterator[Served]:
     """The file store at ``root`` served by the ``kind`` app (options: its section keys,
     and ``idle_timeout`` for the ASGI app)."""
     idle = section.pop("idle_timeout", None)
+    top = {"max_workers": section.pop("max_workers")} if "max_workers" in section else {}
     opened: list[Any] = []
 
     def wsgi(port: int) -> Any:
@@ -192,7 +193,7 @@ def serving(kind: str, root: str, **section: Any) -> Iterator[Served]:
         return objstore.server.wsgi_app(store)
 
     def asgi(port: int) -> Any:
-        store = objstore.open_async(file_config(root, port, **section))
+        store = objstore.open_async({**top, **file_config(root, port, **section)})
         opened.append(store)
         extra = {"idle_timeout": idle} if idle is not None else {}
         return objstore.server.asgi_app(store, **extra)

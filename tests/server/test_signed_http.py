@@ -321,6 +321,24 @@ def test_a_slow_upload_does_not_hold_up_other_requests(served: Served) -> None:
     assert served.store.get("slow/x") == b"z" * 1000
 
 
+def test_slow_uploads_cannot_take_every_worker_of_the_store(tmp_path: Path) -> None:
+    # Each upload to the file backend holds a worker of the AsyncStore while its body
+    # trickles in; with two workers, three stalled uploads must still leave one.
+    with serving("asgi", str(tmp_path), max_workers=2) as served:
+        served.store.put("other", b"still served")
+        stalled = []
+        for index in range(3):
+            sock = raw_upload(served, served.store.presign(f"slow/{index}", method="PUT"), 100)
+            sock.sendall(b"z")
+            stalled.append(sock)
+        assert served.request("GET", served.store.presign("other")).body == b"still served"
+        for sock in stalled:
+            sock.sendall(b"z" * 99)
+            assert b"200 OK" in read_answer(sock)
+            sock.close()
+        assert [served.store.get(f"slow/{index}") for index in range(3)] == [b"z" * 100] * 3
+
+
 def test_an_idle_upload_times_out_and_stores_nothing(tmp_path: Path) -> None:
     with serving("asgi", str(tmp_path), idle_timeout=0.5) as served:
         sock = raw_upload(served, served.store.presign("idle/x", method="PUT"), 1000)
