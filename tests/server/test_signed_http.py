@@ -221,6 +221,18 @@ def test_traversal_in_every_spelling_stays_inside(served: Served, path: str) -> 
         assert SECRET not in answer.body
 
 
+@pytest.mark.parametrize("raw", [b"/objstore/\xc0\xae\xc0\xae/secret.txt", b"/objstore/\xff"])
+def test_raw_bytes_that_are_not_utf8_name_nothing(served: Served, raw: bytes) -> None:
+    query = target(served.store.presign("x")).split("?")[1].encode()
+    with socket.create_connection(("127.0.0.1", served.port), timeout=60) as sock:
+        sock.sendall(
+            b"GET " + raw + b"?" + query + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        answer = read_answer(sock)
+    assert answer.split(b" ")[1] in (b"400", b"403", b"404")
+    assert SECRET not in answer
+
+
 @pytest.mark.parametrize(
     ("path", "key"),
     [
