@@ -7,6 +7,7 @@ answer is checked to name no file path (tests/signed_servers.py).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -299,10 +300,13 @@ def raw_upload(served: Served, url: str, length: int) -> socket.socket:
 
 
 def read_answer(sock: socket.socket) -> bytes:
+    """One answer: headers, then ``Content-Length`` bytes of body (or up to the close)."""
     data = b""
     while chunk := sock.recv(65536):
         data += chunk
-        if b"\r\n\r\n" in data and data.split(b"\r\n", 1)[0].endswith(b"200 OK"):
+        head, found, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        if found and length and len(body) >= int(length.group(1)):
             break
     return data
 
