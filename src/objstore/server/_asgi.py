@@ -156,9 +156,14 @@ async def _disconnected(receive: Receive) -> None:
 
 
 async def _body_chunks(receive: Receive, plan: Write, idle_timeout: float) -> AsyncIterator[bytes]:
-    """The request body, checked: raising here makes ``put`` store nothing."""
+    """The request body, checked: raising here makes ``put`` store nothing.
+
+    The server's pieces are small (64 KiB on uvicorn); they are gathered into
+    pieces of ``CHUNK`` so that each costs the worker one trip, not sixteen.
+    """
     received = 0
     more = True
+    gathered = bytearray()
     while more:
         try:
             message = await asyncio.wait_for(receive(), idle_timeout)
@@ -166,15 +171,16 @@ async def _body_chunks(receive: Receive, plan: Write, idle_timeout: float) -> As
             raise BodyTimeout() from None
         if message["type"] == "http.disconnect":
             raise BodyIncomplete()
-        chunk = bytes(message.get("body", b""))
+        gathered += message.get("body", b"")
         more = bool(message.get("more_body", False))
-        received += len(chunk)
+        received += len(message.get("body", b""))
         if received > plan.limit:
             raise BodyTooLarge()
         if plan.length is not None and not more and received != plan.length:
             raise BodyIncomplete()
-        if chunk:
-            yield chunk
+        if len(gathered) >= CHUNK or (gathered and not more):
+            yield bytes(gathered)
+            gathered.clear()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

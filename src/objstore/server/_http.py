@@ -42,7 +42,7 @@ log = logging.getLogger("objstore.server")
 
 Headers = list[tuple[str, str]]
 
-CHUNK = 256 * 1024  # bytes per body piece, both ways
+CHUNK = 1 << 20  # bytes per body piece, both ways
 _METHODS = ("GET", "HEAD", "PUT")
 _ALLOW = "GET, HEAD, PUT, OPTIONS"
 _CORS_REQUEST_HEADERS = frozenset(
