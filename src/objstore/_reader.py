@@ -21,7 +21,41 @@ from .errors import UnavailableError
 MAX_RESUMES = 3
 
 
-class RangeCursor:
+class Span:
+    """The range bookkeeping of one read: ``[start, end)`` of a version, and where we are."""
+
+    def __init__(self, info: ObjectInfo, offset: int, length: int | None):
+        self.info = info
+        size = info.size
+        self.start = min(offset, size)
+        self.end = size if length is None else min(size, offset + length)
+        self.end = max(self.end, self.start)
+        self.pos = self.start
+
+    @property
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    def moved(self, pos: int) -> bool:
+        """Move to absolute object offset ``pos`` (clamped to the range); tell whether
+        the position changed (the open stream must then be dropped)."""
+        pos = min(max(pos, self.start), self.end)
+        if pos == self.pos:
+            return False
+        self.pos = pos
+        return True
+
+
+def resume_error(key: str, pos: int, size: int, backend: str) -> UnavailableError:
+    return UnavailableError(
+        f"reading {key!r} kept failing at byte {pos} of {size}; gave up after "
+        f"{MAX_RESUMES} resumed requests",
+        key=key,
+        backend=backend,
+    )
+
+
+class RangeCursor(Span):
     """The bytes ``[start, end)`` of one object version, read front to back or by seeking."""
 
     def __init__(
@@ -33,21 +67,12 @@ class RangeCursor:
         length: int | None,
         fail: Callable[[Exception, str], NoReturn],
     ):
-        self.info: ObjectInfo = stream.info
-        size = self.info.size
-        self.start = min(offset, size)
-        self.end = size if length is None else min(size, offset + length)
-        self.end = max(self.end, self.start)
-        self.pos = self.start
+        super().__init__(stream.info, offset, length)
         self._backend = backend
         self._key = key
         self._stream: ReadStream | None = stream
         self._resumes = 0
         self._fail = fail
-
-    @property
-    def remaining(self) -> int:
-        return self.end - self.pos
 
     def read(self, n: int) -> bytes:
         """Return up to ``n`` bytes (fewer only when the range ends); ``b""`` at the end."""
@@ -76,22 +101,16 @@ class RangeCursor:
 
     def read_all(self) -> bytes:
         """Read the rest of the range into one ``bytes``."""
-        first = self.read(self.remaining)
-        if not self.remaining:
-            self.close()
-            return first
-        parts = [first]
+        parts = []
         while self.remaining:
             parts.append(self.read(self.remaining))
         self.close()
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)  # one part: no copy
 
     def seek(self, pos: int) -> None:
         """Move to absolute object offset ``pos`` (clamped to the range)."""
-        pos = min(max(pos, self.start), self.end)
-        if pos != self.pos:
+        if self.moved(pos):
             self.close()
-            self.pos = pos
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
@@ -108,12 +127,7 @@ class RangeCursor:
         self.close()
         self._resumes += 1
         if self._resumes > MAX_RESUMES:
-            raise UnavailableError(
-                f"reading {self._key!r} kept failing at byte {self.pos} of "
-                f"{self.info.size}; gave up after {MAX_RESUMES} resumed requests",
-                key=self._key,
-                backend=self._backend.name,
-            ) from exc
+            raise resume_error(self._key, self.pos, self.info.size, self._backend.name) from exc
 
 
 class ChunkIterator(Iterator[bytes]):

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from . import _checks, _signed_urls
 from ._keys import check_delimiter, check_key, check_prefix, prefix_can_match
 from ._models import Capabilities, CommonPrefix, ObjectInfo
-from ._payload import Payload, ProgressCallback, make_payload
+from ._payload import AsyncPayload, Payload, ProgressCallback, make_payload
 from ._reader import ChunkIterator, ObjectReader, RangeCursor
 from .backend import Backend, Overwrite, WriteMode
 from .errors import (
@@ -64,6 +64,19 @@ class StoreBase:
     def closed(self) -> bool:
         """Whether the store has been closed."""
         return self._closed
+
+    @property
+    def circuit_state(self) -> str | None:
+        """The circuit breaker's state: ``"closed"``, ``"open"``, ``"half_open"``, or
+        ``None`` when the store has no breaker (SPEC §7)."""
+        from .layers import CircuitBreakerLayer
+
+        layer: object = self._backend
+        while layer is not None:
+            if isinstance(layer, CircuitBreakerLayer):
+                return layer.state
+            layer = getattr(layer, "inner", None)
+        return None
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -143,7 +156,9 @@ class StoreBase:
                 backend=self._name,
             )
 
-    def _fail(self, exc: Exception, key: str | None, payload: Payload | None = None) -> NoReturn:
+    def _fail(
+        self, exc: Exception, key: str | None, payload: Payload | AsyncPayload | None = None
+    ) -> NoReturn:
         """Re-raise ``exc`` in the error tree, with key and backend filled in."""
         if payload is not None and payload.failure is not None:
             raise payload.failure  # the caller's own data source failed: theirs, unchanged
@@ -214,7 +229,9 @@ class StoreBase:
         self, prefix: str, delimiter: str | None, start_after: str | None
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         try:
-            yield from self._backend.list(prefix, delimiter=delimiter, start_after=start_after)
+            for item in self._backend.list(prefix, delimiter=delimiter, start_after=start_after):
+                self._check_open()  # a listing does not outlive its store
+                yield item
         except Exception as exc:
             self._fail(exc, None)
 

@@ -45,6 +45,27 @@ def test_spec_names_are_exported() -> None:
     assert set(objstore.__all__) >= SPEC_NAMES
 
 
+def test_the_namespace_holds_only_public_names_and_modules() -> None:
+    import types
+
+    extra = {
+        name
+        for name in dir(objstore)
+        if not name.startswith("_")
+        and name not in objstore.__all__
+        and not isinstance(getattr(objstore, name), types.ModuleType)
+    }
+    assert extra == set()
+
+
+@pytest.mark.parametrize("name", [n for n in objstore.__all__ if n != "__version__"])
+def test_reexported_names_show_as_objstore(name: str) -> None:
+    value = getattr(objstore, name)
+    assert value.__module__ == "objstore"
+    if isinstance(value, type):
+        assert repr(value) == f"<class 'objstore.{name}'>"
+
+
 def test_version_is_a_version_string() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", objstore.__version__)
 

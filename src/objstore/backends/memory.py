@@ -1,23 +1,26 @@
 """The in-memory backend: the reference implementation of the contract.
 
 Thread-safe; every operation holds one lock for the few instructions it needs,
-never while calling back into user code or yielding a listing page.
+never while calling back into user code or yielding a listing page. It is also
+the reference of the native asyncio face (``AsyncBackend``): ``AsyncStore`` awaits
+its ``a*`` methods on the event loop, which never block.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import builtins
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
 from .._listing import common_prefix, prefix_end
 from .._models import Capabilities, CommonPrefix, ObjectInfo
-from .._payload import Payload
+from .._payload import AsyncPayload, Payload
 from ..backend import BackendBase, WriteMode, check_write
 from ..errors import NotFoundError, PreconditionFailedError
 
@@ -26,12 +29,12 @@ _PAGE = 1000
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    data: bytes
+    data: bytes | bytearray  # a bytearray only when this backend built it: never mutated
     info: ObjectInfo
 
 
 class _BytesStream:
-    def __init__(self, data: bytes, start: int, end: int, info: ObjectInfo):
+    def __init__(self, data: bytes | bytearray, start: int, end: int, info: ObjectInfo):
         self.info = info
         self._view = memoryview(data)[start:end]
 
@@ -43,6 +46,19 @@ class _BytesStream:
         self._view = memoryview(b"")
 
 
+class _AsyncBytesStream:
+    def __init__(self, stream: _BytesStream):
+        self.info = stream.info
+        self._stream = stream
+
+    async def read(self, n: int) -> bytes:
+        await asyncio.sleep(0)  # nothing here ever suspends: give other tasks a turn
+        return self._stream.read(n)
+
+    async def aclose(self) -> None:
+        self._stream.close()
+
+
 class MemoryBackend(BackendBase):
     """Objects in a dict, keys in a sorted list; etags are a per-store token and a version.
 
@@ -52,6 +68,7 @@ class MemoryBackend(BackendBase):
 
     name = "memory"
     blocking = False
+    native_async = True
     capabilities = Capabilities(conditional_put=True, server_side_copy=True, batch_delete=True)
 
     def __init__(self) -> None:
@@ -134,6 +151,58 @@ class MemoryBackend(BackendBase):
             else:
                 bound, inclusive = last, False
 
+    # -- the async face: the same calls, which never block ----------------------------------
+
+    async def aput(
+        self,
+        key: str,
+        payload: AsyncPayload,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        mode: WriteMode,
+    ) -> ObjectInfo:
+        data = bytearray()  # owned here and never handed out: stored as it is, no final copy
+        async for chunk in payload.chunks():
+            data += chunk
+            await asyncio.sleep(0)
+        payload.seal()
+        with self._lock:
+            self._check_mode(key, mode)
+            return self._store(key, data, content_type, metadata)
+
+    async def aget(
+        self, key: str, *, offset: int, length: int | None, if_match: str | None = None
+    ) -> _AsyncBytesStream:
+        return _AsyncBytesStream(self.get(key, offset=offset, length=length, if_match=if_match))
+
+    async def astat(self, key: str) -> ObjectInfo:
+        await asyncio.sleep(0)
+        return self.stat(key)
+
+    async def adelete(self, key: str) -> None:
+        await asyncio.sleep(0)
+        self.delete(key)
+
+    async def alist(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None
+    ) -> AsyncIterator[ObjectInfo | CommonPrefix]:
+        for count, item in enumerate(
+            self.list(prefix, delimiter=delimiter, start_after=start_after), 1
+        ):
+            yield item
+            if count % _PAGE == 0:
+                await asyncio.sleep(0)  # a long listing lets the loop breathe between pages
+
+    async def acopy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
+        return self.copy(src_key, dst_key, mode=mode)
+
+    async def adelete_many(self, keys: Sequence[str]) -> None:
+        self.delete_many(keys)
+
+    async def aclose(self) -> None:
+        self.close()
+
     def _page(self, after: str, inclusive: bool, end: str | None) -> builtins.list[ObjectInfo]:
         with self._lock:
             keys = self._keys
@@ -153,7 +222,7 @@ class MemoryBackend(BackendBase):
         check_write(key, mode, None if current is None else current.info.etag, self.name)
 
     def _store(
-        self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+        self, key: str, data: bytes | bytearray, content_type: str, metadata: Mapping[str, str]
     ) -> ObjectInfo:
         # Every write is a new version, so a compare-and-swap can tell two writes of
         # equal content apart; no hashing, so big puts stay cheap on an event loop.

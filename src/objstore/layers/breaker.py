@@ -1,10 +1,18 @@
 """``CircuitBreakerLayer``: stop calling a backend that keeps failing, then try again.
 
-After ``fail_max`` consecutive transient failures (``UnavailableError``) the
-circuit opens: calls fail fast with ``CircuitOpenError`` without reaching the
-backend. After ``reset_timeout`` seconds one trial call goes through (half-open);
-its success closes the circuit, its failure opens it again. Answers such as
-"not found" or "precondition failed" are successes here: the backend responded.
+After ``fail_max`` consecutive outages the circuit opens: calls fail fast with
+``CircuitOpenError`` without reaching the backend. After ``reset_timeout``
+seconds one trial call goes through (half-open); its success closes the circuit,
+its failure opens it again.
+
+Only outages count (SPEC §7): an ``UnavailableError`` raised by the backend
+itself. Everything else is an answer — not found, precondition failed,
+permission denied, a full disk — or not the backend's doing at all: the caller's
+own data source failing, a cancelled upload, the caller abandoning a listing, an
+inner breaker that is itself open. Those neither trip the circuit nor hold it.
+``presign`` does no I/O and never passes through the breaker.
+
+Every change of state is logged at WARNING on logger ``objstore``.
 """
 
 from __future__ import annotations
@@ -12,19 +20,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Literal, TypeVar
 
 from .. import _defaults
 from .._models import CommonPrefix, ObjectInfo
-from .._payload import Payload
-from ..backend import Backend, ReadStream, WriteMode
+from .._payload import AsyncPayload, Payload
+from ..backend import AsyncReadStream, Backend, ReadStream, WriteMode
 from ..errors import CircuitOpenError, UnavailableError
 from ._base import Layer
 
 logger = logging.getLogger("objstore")
 
 T = TypeVar("T")
+State = Literal["closed", "open", "half_open"]
+
+
+class _Verdict:
+    """What one call taught the breaker."""
+
+    OUTAGE = "outage"  # the backend is unreachable or overloaded
+    ANSWER = "answer"  # the backend answered (even with an error)
+    NOTHING = "nothing"  # the call said nothing about the backend's health
 
 
 class CircuitBreakerLayer(Layer):
@@ -32,7 +49,7 @@ class CircuitBreakerLayer(Layer):
 
     Args:
         inner: The backend to protect.
-        fail_max: Consecutive transient failures that open the circuit.
+        fail_max: Consecutive outages that open the circuit.
         reset_timeout: Seconds the circuit stays open before a trial call.
         clock: Monotonic time source (injectable for tests).
     """
@@ -58,79 +75,104 @@ class CircuitBreakerLayer(Layer):
         return f"CircuitBreakerLayer({self.inner!r}, state={self.state!r})"
 
     @property
-    def state(self) -> str:
-        """``"closed"``, ``"open"`` or ``"half-open"``."""
+    def state(self) -> State:
+        """``"closed"``, ``"open"`` or ``"half_open"`` (a trial call is due or running)."""
         with self._lock:
             if self._opened_at is None:
                 return "closed"
-            return "half-open" if self._due() else "open"
+            return "half_open" if self._trial_running or self._due() else "open"
 
-    def _call(self, operation: Callable[[], T], key: str | None) -> T:
-        # Closed (the normal case): no lock and no bookkeeping until something fails.
-        trial = False if self._opened_at is None else self._admit(key)
-        try:
-            result = operation()
-        except BaseException as exc:
-            self._raised(exc, trial)
-            raise
-        self._settle(trial)
-        return result
-
-    def _settle(self, trial: bool) -> None:
-        if trial or self._failures:
-            self._record(success=True, trial=trial)
-
-    def _raised(self, exc: BaseException, trial: bool) -> None:
-        """Count an ``UnavailableError`` as a failure; any other exception is an answer
-        (an error the backend gave, or the caller stopping a listing)."""
-        if isinstance(exc, CircuitOpenError):
-            return  # failing fast is not an answer
-        if isinstance(exc, UnavailableError):
-            self._record(success=False, trial=trial)
-        else:
-            self._settle(trial)
+    # -- the bookkeeping -------------------------------------------------------------------
 
     def _admit(self, key: str | None) -> bool:
         """Let the call through (returning whether it is the trial) or fail fast."""
+        if self._opened_at is None:
+            return False  # closed, the normal case: no lock, no bookkeeping
         with self._lock:
             if self._opened_at is None:
                 return False
             if self._due() and not self._trial_running:
                 self._trial_running = True
+                logger.warning(
+                    "objstore: %s circuit half_open: letting one trial call through", self.name
+                )
                 return True
             wait = max(0.0, self._opened_at + self.reset_timeout - self._clock())
+        reason = "a trial call is running" if self._trial_running else f"for another {wait:.0f}s"
         raise CircuitOpenError(
             f"the {self.name} backend failed {self.fail_max} times in a row; failing fast "
-            f"for another {wait:.0f}s (circuit breaker open)",
+            f"({reason}; circuit breaker open)",
             key=key,
             backend=self.name,
         )
 
-    def _record(self, *, success: bool, trial: bool) -> None:
+    def _verdict(self, exc: BaseException, payload: Payload | AsyncPayload | None) -> str:
+        if payload is not None and payload.failure is not None:
+            return _Verdict.NOTHING  # the caller's own data source failed, or was cancelled
+        if isinstance(exc, CircuitOpenError):
+            return _Verdict.NOTHING  # an inner breaker failed fast: no call was made
+        if isinstance(exc, UnavailableError):
+            return _Verdict.OUTAGE
+        if isinstance(exc, Exception):
+            return _Verdict.ANSWER
+        return _Verdict.NOTHING  # cancelled, interrupted, or a listing abandoned
+
+    def _record(self, verdict: str, trial: bool) -> None:
+        if verdict == _Verdict.ANSWER and not trial and not self._failures:
+            return  # closed and healthy: nothing to write down
         with self._lock:
             if trial:
                 self._trial_running = False
-            if success:
+            if verdict == _Verdict.ANSWER:
                 if self._opened_at is not None:
-                    logger.info("objstore: %s circuit closed: the trial call succeeded", self.name)
+                    logger.warning("objstore: %s circuit closed: the backend answers", self.name)
                 self._failures, self._opened_at = 0, None
-                return
-            self._failures += 1
-            if trial or self._failures >= self.fail_max:
-                if self._opened_at is None or trial:
-                    logger.warning(
-                        "objstore: %s circuit open after %d consecutive failures; failing fast "
-                        "for %.0fs",
-                        self.name,
-                        self._failures,
-                        self.reset_timeout,
-                    )
-                self._opened_at = self._clock()
+            elif verdict == _Verdict.OUTAGE:
+                self._failures += 1
+                if trial or (self._opened_at is None and self._failures >= self.fail_max):
+                    self._open()
+            # a trial that told nothing frees its slot: the next call is the trial
+
+    def _open(self) -> None:
+        logger.warning(
+            "objstore: %s circuit open after %d consecutive outages; failing fast for %.0fs",
+            self.name,
+            self._failures,
+            self.reset_timeout,
+        )
+        self._opened_at = self._clock()
 
     def _due(self) -> bool:
         return self._opened_at is not None and self._clock() >= self._opened_at + self.reset_timeout
 
-    # -- every Backend method, through the breaker ---------------------------------------
+    def _call(
+        self, operation: Callable[[], T], key: str | None, payload: Payload | None = None
+    ) -> T:
+        trial = self._admit(key)
+        try:
+            result = operation()
+        except BaseException as exc:
+            self._record(self._verdict(exc, payload), trial)
+            raise
+        self._record(_Verdict.ANSWER, trial)
+        return result
+
+    async def _acall(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        key: str | None,
+        payload: AsyncPayload | None = None,
+    ) -> T:
+        trial = self._admit(key)
+        try:
+            result = await operation()
+        except BaseException as exc:
+            self._record(self._verdict(exc, payload), trial)
+            raise
+        self._record(_Verdict.ANSWER, trial)
+        return result
+
+    # -- every Backend method, through the breaker (presign excepted) --------------------
 
     def put(
         self,
@@ -146,6 +188,7 @@ class CircuitBreakerLayer(Layer):
                 key, payload, content_type=content_type, metadata=metadata, mode=mode
             ),
             key,
+            payload,
         )
 
     def get(
@@ -164,14 +207,15 @@ class CircuitBreakerLayer(Layer):
     def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None
     ) -> Iterator[ObjectInfo | CommonPrefix]:
-        # One guard around the whole listing: pages are the backend's calls, not items.
-        trial = False if self._opened_at is None else self._admit(None)
+        watch = _ListingWatch(self, self._admit(None))
         try:
-            yield from self.inner.list(prefix, delimiter=delimiter, start_after=start_after)
+            for item in self.inner.list(prefix, delimiter=delimiter, start_after=start_after):
+                watch.arrived()
+                yield item
         except BaseException as exc:
-            self._raised(exc, trial)
+            watch.failed(exc)
             raise
-        self._settle(trial)
+        watch.arrived()  # an empty listing is an answer too
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         return self._call(lambda: self.inner.copy(src_key, dst_key, mode=mode), src_key)
@@ -179,10 +223,77 @@ class CircuitBreakerLayer(Layer):
     def delete_many(self, keys: Sequence[str]) -> None:
         self._call(lambda: self.inner.delete_many(keys), None)
 
-    def presign(self, key: str, *, method: str, expires: int, content_type: str | None) -> str:
-        return self._call(
-            lambda: self.inner.presign(
-                key, method=method, expires=expires, content_type=content_type
+    # -- and every AsyncBackend method ---------------------------------------------------
+
+    async def aput(
+        self,
+        key: str,
+        payload: AsyncPayload,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        mode: WriteMode,
+    ) -> ObjectInfo:
+        return await self._acall(
+            lambda: self.ainner.aput(
+                key, payload, content_type=content_type, metadata=metadata, mode=mode
             ),
             key,
+            payload,
         )
+
+    async def aget(
+        self, key: str, *, offset: int, length: int | None, if_match: str | None = None
+    ) -> AsyncReadStream:
+        return await self._acall(
+            lambda: self.ainner.aget(key, offset=offset, length=length, if_match=if_match), key
+        )
+
+    async def astat(self, key: str) -> ObjectInfo:
+        return await self._acall(lambda: self.ainner.astat(key), key)
+
+    async def adelete(self, key: str) -> None:
+        await self._acall(lambda: self.ainner.adelete(key), key)
+
+    async def alist(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None
+    ) -> AsyncIterator[ObjectInfo | CommonPrefix]:
+        watch = _ListingWatch(self, self._admit(None))
+        try:
+            async for item in self.ainner.alist(
+                prefix, delimiter=delimiter, start_after=start_after
+            ):
+                watch.arrived()
+                yield item
+        except BaseException as exc:
+            watch.failed(exc)
+            raise
+        watch.arrived()
+
+    async def acopy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
+        return await self._acall(lambda: self.ainner.acopy(src_key, dst_key, mode=mode), src_key)
+
+    async def adelete_many(self, keys: Sequence[str]) -> None:
+        await self._acall(lambda: self.ainner.adelete_many(keys), None)
+
+
+class _ListingWatch:
+    """A listing's verdict is its first page: once it arrives the backend has answered,
+    however long the caller then takes to read the rest, or if it abandons it."""
+
+    def __init__(self, breaker: CircuitBreakerLayer, trial: bool):
+        self._breaker = breaker
+        self._trial = trial
+        self._settled = False
+
+    def arrived(self) -> None:
+        if not self._settled:
+            self._settled = True
+            self._breaker._record(_Verdict.ANSWER, self._trial)
+
+    def failed(self, exc: BaseException) -> None:
+        if not self._settled:
+            self._settled = True
+            self._breaker._record(self._breaker._verdict(exc, None), self._trial)
+        elif isinstance(exc, UnavailableError) and not isinstance(exc, CircuitOpenError):
+            self._breaker._record(_Verdict.OUTAGE, False)  # a later page could not be had

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
 from .._keys import check_prefix, key_problem
 from .._models import CommonPrefix, ObjectInfo
-from .._payload import Payload
-from ..backend import Backend, ReadStream, WriteMode
+from .._payload import AsyncPayload, Payload
+from ..backend import AsyncReadStream, Backend, ReadStream, WriteMode
 from ..errors import ConfigError, InvalidKeyError, ObjstoreError
 from ._base import Layer
 
@@ -80,10 +80,7 @@ class PrefixLayer(Layer):
         with self._relative_errors():
             items = self.inner.list(self.prefix + prefix, delimiter=delimiter, start_after=after)
             for item in items:
-                if isinstance(item, CommonPrefix):
-                    yield CommonPrefix(self._outer(item.key))
-                else:
-                    yield self._info(item)
+                yield self._item(item)
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         with self._relative_errors():
@@ -110,6 +107,65 @@ class PrefixLayer(Layer):
                 backend=self.name,
             )
         return full
+
+    # -- the async face --------------------------------------------------------------------
+
+    async def aput(
+        self,
+        key: str,
+        payload: AsyncPayload,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        mode: WriteMode,
+    ) -> ObjectInfo:
+        with self._relative_errors():
+            info = await self.ainner.aput(
+                self._inner(key), payload, content_type=content_type, metadata=metadata, mode=mode
+            )
+        return self._info(info)
+
+    async def aget(
+        self, key: str, *, offset: int, length: int | None, if_match: str | None = None
+    ) -> AsyncReadStream:
+        with self._relative_errors():
+            stream = await self.ainner.aget(
+                self._inner(key), offset=offset, length=length, if_match=if_match
+            )
+        return _AsyncRelativeStream(self, stream)
+
+    async def astat(self, key: str) -> ObjectInfo:
+        with self._relative_errors():
+            return self._info(await self.ainner.astat(self._inner(key)))
+
+    async def adelete(self, key: str) -> None:
+        with self._relative_errors():
+            await self.ainner.adelete(self._inner(key))
+
+    async def alist(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None
+    ) -> AsyncIterator[ObjectInfo | CommonPrefix]:
+        after = self.prefix + start_after if start_after is not None else None
+        with self._relative_errors():
+            items = self.ainner.alist(self.prefix + prefix, delimiter=delimiter, start_after=after)
+            async for item in items:
+                yield self._item(item)
+
+    async def acopy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
+        with self._relative_errors():
+            info = await self.ainner.acopy(self._inner(src_key), self._inner(dst_key), mode=mode)
+        return self._info(info)
+
+    async def adelete_many(self, keys: Sequence[str]) -> None:
+        with self._relative_errors():
+            await self.ainner.adelete_many([self._inner(key) for key in keys])
+
+    # -- the namespace arithmetic, shared by both faces --------------------------------------
+
+    def _item(self, item: ObjectInfo | CommonPrefix) -> ObjectInfo | CommonPrefix:
+        if isinstance(item, CommonPrefix):
+            return CommonPrefix(self._outer(item.key))
+        return self._info(item)
 
     def _outer(self, key: str) -> str:
         return key[len(self.prefix) :] if key.startswith(self.prefix) else key
@@ -139,3 +195,17 @@ class _RelativeStream:
 
     def close(self) -> None:
         self._stream.close()
+
+
+class _AsyncRelativeStream:
+    def __init__(self, layer: PrefixLayer, stream: AsyncReadStream):
+        self.info = layer._info(stream.info)
+        self._layer = layer
+        self._stream = stream
+
+    async def read(self, n: int) -> bytes:
+        with self._layer._relative_errors():
+            return await self._stream.read(n)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()

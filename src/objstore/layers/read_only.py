@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .._models import ObjectInfo
-from .._payload import Payload
+from .._payload import AsyncPayload, Payload
 from ..backend import WriteMode
 from ..errors import PermissionDeniedError
 from ._base import Layer
@@ -37,6 +37,26 @@ class ReadOnlyLayer(Layer):
         raise self._refuse(key, "delete")
 
     def delete_many(self, keys: Sequence[str]) -> None:
+        raise self._refuse(None, "delete_many")
+
+    async def aput(
+        self,
+        key: str,
+        payload: AsyncPayload,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        mode: WriteMode,
+    ) -> ObjectInfo:
+        raise self._refuse(key, "put")
+
+    async def acopy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
+        raise self._refuse(dst_key, "copy")
+
+    async def adelete(self, key: str) -> None:
+        raise self._refuse(key, "delete")
+
+    async def adelete_many(self, keys: Sequence[str]) -> None:
         raise self._refuse(None, "delete_many")
 
     def presign(self, key: str, *, method: str, expires: int, content_type: str | None) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from .. import _defaults
-from .._async_store import AsyncObjectReader, AsyncStore
+from .._async_io import AsyncObjectReader
+from .._async_store import AsyncStore
 from ..errors import NotFoundError, ObjstoreError, PreconditionFailedError
 from ._http import (
     CHUNK,
@@ -48,10 +49,6 @@ class AsgiApp:
         self.store = store
         self.router: Router = router_for(store._backend, store._name)
         self.idle_timeout = idle_timeout
-        # An upload to a blocking backend holds one of the store's workers for as long
-        # as its client takes to send the body: uploads get half of them at most, so
-        # slow uploaders cannot starve downloads (nor the rest of the application).
-        self._uploads = asyncio.Semaphore(max(1, store._max_workers // 2))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -100,14 +97,13 @@ class AsgiApp:
                 if_match = (await self.store.stat(plan.key)).etag
             except NotFoundError as exc:
                 raise PreconditionFailedError("no object to match", key=plan.key) from exc
-        async with self._uploads:
-            info = await self.store.put(
-                plan.key,
-                _body_chunks(receive, plan, self.idle_timeout),
-                content_type=plan.content_type,
-                if_match=if_match,
-                if_none_match=plan.if_none_match,
-            )
+        info = await self.store.put(
+            plan.key,
+            _body_chunks(receive, plan, self.idle_timeout),
+            content_type=plan.content_type,
+            if_match=if_match,
+            if_none_match=plan.if_none_match,
+        )
         return self.router.written(request, info)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +30,10 @@ class AsyncConformanceSuite(ConformanceSuite):
     closes it.
     """
 
-    #: the worst event-loop lag tolerated while the store works (seconds)
+    #: the worst event-loop lag tolerated while the store works (seconds) on a quiet
+    #: machine; on a busy one, ``lag_factor`` times the idle loop's own worst lag
     max_loop_lag = 0.050
+    lag_factor = 8.0
 
     @pytest.fixture
     def async_store(self) -> Iterator[AsyncStore]:
@@ -132,6 +135,79 @@ class AsyncConformanceSuite(ConformanceSuite):
 
         portal.run(body())
 
+    def test_cancelled_put_commits_nothing_before_its_commit(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        """A put cancelled while its data is still being read commits nothing, whether
+        the backend runs on the loop or in a worker (SPEC §5)."""
+
+        async def body() -> None:
+            await async_store.put("k", b"old")
+            loop = asyncio.get_running_loop()
+            tasks: list[asyncio.Task[object]] = []
+
+            class Source:  # a file object, read in a worker thread
+                def __init__(self) -> None:
+                    self.reads = 0
+
+                def read(self, n: int = -1) -> bytes:
+                    self.reads += 1
+                    if self.reads == 2:
+                        # The caller cancels now; wait until the loop has delivered it.
+                        loop.call_soon_threadsafe(tasks[0].cancel)
+                        for _ in range(3):  # each round trip runs what the loop had queued
+                            turned = threading.Event()
+                            loop.call_soon_threadsafe(turned.set)
+                            turned.wait(30)
+                    return b"n" * MIB if self.reads <= 3 else b""
+
+            for key in ("k", "fresh"):
+                tasks[:] = [asyncio.ensure_future(async_store.put(key, Source()))]
+                with pytest.raises(asyncio.CancelledError):
+                    await tasks[0]
+            assert await async_store.get("k") == b"old"
+            assert keys_of([i async for i in async_store.list()]) == ["k"]
+
+        portal.run(body())
+
+    def test_cancelled_put_of_bytes_leaves_old_or_new_whole(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        async def body() -> None:
+            old, new = b"o" * MIB, pattern(6 * MIB)
+            await async_store.put("k", old)
+            for delay in (0, 0, 0.001, 0.005, 0.02):
+                task = asyncio.ensure_future(async_store.put("k", new))
+                await asyncio.sleep(delay)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                assert await async_store.get("k") in (old, new)
+            assert keys_of([i async for i in async_store.list()]) == ["k"]
+
+        portal.run(body())
+
+    def test_streaming_within_one_store_never_deadlocks(
+        self, async_store: AsyncStore, portal: Portal
+    ) -> None:
+        """Copies of one object into others of the same store, through ``get_stream``,
+        among other calls: an upload must not hold a worker while it waits for chunks
+        that another worker of the same pool must read (SPEC §5)."""
+
+        async def body() -> None:
+            data = pattern(3 * MIB + 5)
+            await async_store.put("src", data)
+            copies = [
+                async_store.put(f"copy/{i}", async_store.get_stream("src", chunk_size=MIB))
+                for i in range(8)
+            ]
+            others = [async_store.stat("src") for _ in range(100)]
+            # A guard against a hang, not a time limit: it takes well under a second.
+            await asyncio.wait_for(asyncio.gather(*copies, *others), timeout=120)
+            for i in range(8):
+                assert await async_store.get(f"copy/{i}") == data
+
+        portal.run(body())
+
     # -- reads ---------------------------------------------------------------------------
 
     def test_async_get_stream_is_an_async_iterator(
@@ -171,50 +247,63 @@ class AsyncConformanceSuite(ConformanceSuite):
 
     def test_event_loop_is_never_blocked(self, async_store: AsyncStore, portal: Portal) -> None:
         """A task sleeping 5 ms in a loop measures the loop's lag while 64 MiB stream in
-        and out and 200 small operations run concurrently."""
+        and out and 200 small operations run concurrently, and, just before, while the
+        loop is idle. A call that blocks the loop shows as a lag far above the idle
+        loop's; a busy machine slows both, so the bound is relative (see ``lag_bound``),
+        and a noisy measurement gets two more tries."""
+        attempts = []
+        for _ in range(3):
+            gc.collect()
+            gc.freeze()  # the collector's passes over the runner's heap are not the store's
+            try:
+                idle, busy = portal.run(self._lag_while_working(async_store))
+            finally:
+                gc.unfreeze()
+            attempts.append((idle, busy))
+            if busy <= self.lag_bound(idle):
+                return
+        shown = ", ".join(f"{b * 1000:.1f} ms (idle {i * 1000:.1f} ms)" for i, b in attempts)
+        raise AssertionError(f"the event loop lagged {shown}")
 
-        async def body() -> float:
-            stop = asyncio.Event()
-            worst = 0.0
+    def lag_bound(self, idle: float) -> float:
+        """The worst lag tolerated while the store works, given the idle loop's worst lag:
+        ``max_loop_lag``, or ``lag_factor`` times the idle lag on a busy machine."""
+        return max(self.max_loop_lag, self.lag_factor * idle)
 
-            async def probe() -> None:
-                nonlocal worst
-                while not stop.is_set():
-                    began = time.perf_counter()
-                    await asyncio.sleep(0.005)
-                    worst = max(worst, time.perf_counter() - began - 0.005)
+    async def _lag_while_working(self, async_store: AsyncStore) -> tuple[float, float]:
+        worst = [0.0]
+        stop = asyncio.Event()
 
-            async def big() -> AsyncIterator[bytes]:
-                for i in range(64):
-                    yield pattern(MIB, seed=i)
+        async def probe() -> None:
+            while not stop.is_set():
+                began = time.perf_counter()
+                await asyncio.sleep(0.005)
+                worst[0] = max(worst[0], time.perf_counter() - began - 0.005)
 
-            async def small(i: int) -> None:
-                await async_store.put(f"small/{i}", b"x" * 1000, metadata={"i": str(i)})
-                assert (await async_store.stat(f"small/{i}")).size == 1000
-                assert await async_store.get(f"small/{i}") == b"x" * 1000
+        async def big() -> AsyncIterator[bytes]:
+            for i in range(64):
+                yield pattern(MIB, seed=i)
 
-            async def stream_in_and_out() -> int:
-                await async_store.put("big", big())
-                total = 0
-                async for chunk in async_store.get_stream("big"):
-                    total += len(chunk)
-                return total
+        async def small(i: int) -> None:
+            await async_store.put(f"small/{i}", b"x" * 1000, metadata={"i": str(i)})
+            assert (await async_store.stat(f"small/{i}")).size == 1000
+            assert await async_store.get(f"small/{i}") == b"x" * 1000
 
-            probing = asyncio.create_task(probe())
-            await asyncio.sleep(0.02)
-            total, *_ = await asyncio.gather(stream_in_and_out(), *(small(i) for i in range(200)))
-            stop.set()
-            await probing
-            assert total == 64 * MIB
-            return worst
+        async def stream_in_and_out() -> int:
+            await async_store.put("big", big())
+            total = 0
+            async for chunk in async_store.get_stream("big"):
+                total += len(chunk)
+            return total
 
-        gc.collect()
-        gc.freeze()  # the collector's passes over the test runner's heap are not the store's doing
-        try:
-            worst = portal.run(body())
-        finally:
-            gc.unfreeze()
-        assert worst < self.max_loop_lag, f"the event loop lagged {worst * 1000:.1f} ms"
+        probing = asyncio.create_task(probe())
+        await asyncio.sleep(0.3)
+        idle, worst[0] = worst[0], 0.0
+        total, *_ = await asyncio.gather(stream_in_and_out(), *(small(i) for i in range(200)))
+        stop.set()
+        await probing
+        assert total == 64 * MIB
+        return idle, worst[0]
 
     def test_the_loops_default_executor_is_never_used(
         self, async_store: AsyncStore, portal: Portal

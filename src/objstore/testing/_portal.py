@@ -14,7 +14,8 @@ import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
-from .._async_store import AsyncObjectReader, AsyncStore
+from .._async_io import AsyncObjectReader
+from .._async_store import AsyncStore
 from .._models import Capabilities, ObjectInfo
 
 T = TypeVar("T")
