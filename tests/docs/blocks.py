@@ -9,8 +9,8 @@ The convention (docs/decisions.md, "Documentation"):
   loop, as in ``python -m asyncio``); the repository's root is on its path, so it
   imports the cookbook as ``examples.*``, as it would run from a checkout;
 - a ``yaml`` or ``json`` block with a top-level ``backend`` key is a configuration: it
-  is opened with ``objstore.from_config`` (every ``${NAME}`` it uses set to a
-  placeholder) and closed;
+  is validated as ``objstore.from_config`` validates it (every ``${NAME}`` it uses set
+  to a placeholder), without building the store;
 - ``<!-- setup: CODE -->`` just before a block runs CODE first, in the same namespace,
   and ``<!-- check: CODE -->`` just after it runs CODE afterwards (assertions a reader
   need not see);

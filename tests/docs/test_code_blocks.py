@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from blocks import Block, blocks
 
-import objstore
+from objstore import _config
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -63,13 +63,14 @@ def run_python(block: Block, tmp_path: Path) -> None:
 
 
 def open_configuration(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validate the configuration as ``from_config`` does, without building the store (so a
+    placeholder root such as /srv/objects is not created)."""
     config = tmp_path / f"objstore.{block.language}"
     config.write_text(block.code)
     for name in set(re.findall(r"\$\{(\w+)", block.code)):
-        monkeypatch.setenv(name, f"placeholder-{name.lower()}")
+        monkeypatch.setenv(name, f"placeholder-{name.lower()}-0123456789")
     monkeypatch.chdir(tmp_path)
-    with objstore.from_config(config) as store:
-        assert store.capabilities is not None
+    assert _config.load_config(config).backend
 
 
 def test_the_convention_finds_blocks() -> None:

@@ -10,6 +10,8 @@ import pytest
 import objstore
 import objstore.backend
 import objstore.errors
+import objstore.layers
+import objstore.server
 import objstore.testing
 
 SPEC_NAMES = {
@@ -20,7 +22,17 @@ SPEC_NAMES = {
 }
 
 
-@pytest.mark.parametrize("module", [objstore, objstore.errors, objstore.backend, objstore.testing])
+@pytest.mark.parametrize(
+    "module",
+    [
+        objstore,
+        objstore.errors,
+        objstore.backend,
+        objstore.testing,
+        objstore.layers,
+        objstore.server,
+    ],
+)
 def test_all_is_sorted_and_importable(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]
     assert names == sorted(names)
