@@ -30,3 +30,12 @@ def connections_for(max_concurrency: int, max_workers: int = 0) -> int:
     ``AsyncStore`` to hold a connection.
     """
     return max(10, 2 * max_concurrency, max_workers)
+
+
+# signed URLs
+PRESIGN_EXPIRES = 3600
+
+# the fsspec adapter: fsspec's own default block size, and how many written blocks
+# may wait for the upload thread besides the one being stored
+FSSPEC_BLOCK_SIZE = 5 * MiB
+FSSPEC_UPLOAD_DEPTH = 1
