@@ -39,3 +39,6 @@ PRESIGN_EXPIRES = 3600
 # may wait for the upload thread besides the one being stored
 FSSPEC_BLOCK_SIZE = 5 * MiB
 FSSPEC_UPLOAD_DEPTH = 1
+# get_file of a large object from a network store: parallel ranged gets of this size
+FSSPEC_DOWNLOAD_PART = 8 * MiB
+FSSPEC_DOWNLOAD_WORKERS = 4

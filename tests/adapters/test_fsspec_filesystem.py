@@ -185,6 +185,44 @@ def test_get_file_downloads_whole_or_not_at_all(fs: ObjstoreFileSystem, tmp_path
     assert sorted(p.name for p in local.parent.iterdir()) == ["one.bin"]  # no temp file left
 
 
+def test_get_file_of_a_large_object_is_parallel_ranged_gets_of_one_version(
+    moto_http: Any, moto_bucket: str, tmp_path: Path
+) -> None:
+    data = bytes(range(256)) * (20 * 4096)  # 20 MiB: three parts of 8 MiB
+    layer = CountingLayer(moto_http.backend(moto_bucket))
+    with objstore.Store(layer) as store:
+        fs = ObjstoreFileSystem(store=store)
+        fs.pipe_file("parallel/big.bin", data)
+        fs.get_file("parallel/big.bin", str(tmp_path / "big.bin"))
+        assert (tmp_path / "big.bin").read_bytes() == data
+        assert sorted((offset, length) for _, offset, length in layer.gets) == [
+            (0, 8 * MiB), (8 * MiB, 8 * MiB), (16 * MiB, 8 * MiB),
+        ]  # fmt: skip
+        with objstore.Store(moto_http.backend(moto_bucket)) as other:
+            original = layer.get
+
+            def get_then_replace(key: str, **options: Any) -> ReadStream:
+                if options["offset"] == 8 * MiB:
+                    other.put(key, b"a new version")
+                return original(key, **options)
+
+            layer.get = get_then_replace  # type: ignore[method-assign]
+            with pytest.raises(objstore.PreconditionFailedError, match="changed while"):
+                fs.get_file("parallel/big.bin", str(tmp_path / "big.bin"))
+    assert (tmp_path / "big.bin").read_bytes() == data  # the old download is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+
+
+def test_get_file_from_a_local_store_is_one_stream_after_the_first_part(
+    counted: tuple[ObjstoreFileSystem, CountingLayer], tmp_path: Path
+) -> None:
+    fs, layer = counted
+    fs.pipe_file("seq.bin", b"s" * (20 * MiB))
+    fs.get_file("seq.bin", str(tmp_path / "seq.bin"))
+    assert (tmp_path / "seq.bin").stat().st_size == 20 * MiB
+    assert [(offset, length) for _, offset, length in layer.gets] == [(0, 8 * MiB), (8 * MiB, None)]
+
+
 # -- writing ------------------------------------------------------------------------------------
 
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -39,6 +38,7 @@ from ..errors import (
     PreconditionFailedError,
     UnsupportedOperationError,
 )
+from ._download import copy_chunks, download
 from ._file import ObjstoreFile, TextWriter
 
 Entry = dict[str, Any]
@@ -251,6 +251,9 @@ class ObjstoreFileSystem(AbstractFileSystem, metaclass=_SkipCacheForStores):  # 
             outfile = lpath
         key = self._strip_protocol(rpath)
         try:
+            if key and outfile is None:
+                download(self.store, key, os.fspath(lpath), callback)
+                return
             stream = self.store.get_stream(key, chunk_size=COPY_CHUNK) if key else None
         except (NotFoundError, InvalidKeyError):
             stream = None
@@ -262,10 +265,7 @@ class ObjstoreFileSystem(AbstractFileSystem, metaclass=_SkipCacheForStores):  # 
             return
         with contextlib.closing(stream):
             callback.set_size(stream.info.size)
-            if outfile is not None:
-                _copy_chunks(stream, outfile.write, callback)
-            else:
-                _download(stream, os.fspath(lpath), callback)
+            copy_chunks(stream, outfile, callback)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -511,24 +511,3 @@ def _progress(callback: Any) -> Callable[[int, int | None], None]:
         callback.absolute_update(done)
 
     return report
-
-
-def _copy_chunks(chunks: Iterable[bytes], write: Callable[[bytes], object], callback: Any) -> None:
-    for chunk in chunks:
-        write(chunk)
-        callback.relative_update(len(chunk))
-
-
-def _download(chunks: Iterable[bytes], path: str, callback: Any) -> None:
-    """Write ``chunks`` to a temporary file beside ``path``, then rename it over ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".objstore-download-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            _copy_chunks(chunks, out.write, callback)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
