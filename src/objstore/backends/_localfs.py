@@ -326,8 +326,10 @@ class CommitLock:
             raise
 
     def __exit__(self, *exc_info: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._mutex.release()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:  # a KeyboardInterrupt here must not leave the thread lock held
+            self._mutex.release()
 
     def _open(self) -> int:
         return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._root_fd)
