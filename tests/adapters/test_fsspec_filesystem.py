@@ -4,6 +4,7 @@ creation, transactions, signed URLs and cache chains, on memory, file and moto."
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import threading
@@ -87,6 +88,25 @@ def test_bad_options_are_refused() -> None:
         ObjstoreFileSystem("memory://", endpoint="x")
     with objstore.open("memory://") as store, pytest.raises(objstore.ConfigError):
         ObjstoreFileSystem("memory://", store=store)
+    fs = ObjstoreFileSystem("memory://", skip_instance_cache=True)
+    fs.pipe_file("k", b"v")
+    with pytest.raises(TypeError, match="unexpected option"):
+        fs.open("k", "rb", content_type="text/plain")
+    with pytest.raises(TypeError, match="unexpected option"):
+        fs.open("k", "wb", colour="blue")
+
+
+def test_a_filesystem_pickles_as_its_target_and_shows_no_secret(
+    moto_http: Any, moto_bucket: str
+) -> None:
+    fs = ObjstoreFileSystem(s3_target(moto_http, moto_bucket), skip_instance_cache=True)
+    fs.pipe_file("pickled/k", b"shipped to a worker")
+    clone = pickle.loads(pickle.dumps(fs))
+    assert clone is not fs
+    assert clone.cat_file("pickled/k") == b"shipped to a worker"
+    assert moto_http.secret_access_key not in repr(fs)
+    assert repr(fs).startswith("ObjstoreFileSystem(<Store ") and moto_bucket in repr(fs)
+    fs.rm_file("pickled/k")
 
 
 def test_directories_are_implied_by_keys(fs: ObjstoreFileSystem) -> None:

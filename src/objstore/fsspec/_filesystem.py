@@ -103,6 +103,9 @@ class ObjstoreFileSystem(AbstractFileSystem, metaclass=_SkipCacheForStores):  # 
         self.blocksize = default_block_size
         self.default_cache_type = default_cache_type
 
+    def __repr__(self) -> str:
+        return f"ObjstoreFileSystem({self.store!r})"  # a store's repr shows no secret
+
     @property
     def store_name(self) -> str:
         """The backend's name, for errors raised here."""
