@@ -40,7 +40,6 @@ from ._async_io import (
     Workers,
     async_chunks,
     in_memory,
-    in_thread,
     is_async_source,
     pulled,
 )
@@ -316,7 +315,7 @@ class AsyncStore(StoreBase):
         if bridge is None:
             future = self._workers.submit(self._sync_put, args, payload)
         else:
-            future = in_thread(self._sync_put, args, payload)  # never a pool worker: see above
+            future = await self._workers.upload(self._sync_put, args, payload)  # see above
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

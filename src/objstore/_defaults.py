@@ -8,6 +8,7 @@ them (a test checks the two agree).
 from __future__ import annotations
 
 MiB = 1 << 20
+GiB = 1 << 30
 
 # retries, timeouts, circuit breaker, worker pool (top-level sections of SPEC §7)
 MAX_ATTEMPTS = 5
@@ -21,6 +22,12 @@ MAX_WORKERS = 16
 MULTIPART_THRESHOLD = 16 * MiB
 PART_SIZE = 8 * MiB
 MAX_CONCURRENCY = 8
+
+# signed URLs and the server that serves them (SPEC §8)
+MAX_UPLOAD_SIZE = 5 * GiB  # what one presigned PUT may carry on S3, so both backends agree
+UPLOAD_IDLE_TIMEOUT = 60.0  # seconds the ASGI app waits for the next piece of an upload
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8080
 
 
 def connections_for(max_concurrency: int, max_workers: int = 0) -> int:

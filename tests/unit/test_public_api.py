@@ -12,6 +12,8 @@ import objstore.backend
 import objstore.django
 import objstore.errors
 import objstore.fsspec
+import objstore.layers
+import objstore.server
 import objstore.testing
 
 SPEC_NAMES = {
@@ -23,7 +25,8 @@ SPEC_NAMES = {
 
 
 PUBLIC_MODULES = [
-    objstore, objstore.errors, objstore.backend, objstore.testing, objstore.fsspec, objstore.django,
+    objstore, objstore.errors, objstore.backend, objstore.testing, objstore.layers,
+    objstore.server, objstore.fsspec, objstore.django,
 ]  # fmt: skip
 
 
