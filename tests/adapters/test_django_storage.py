@@ -4,8 +4,10 @@ concurrent saves of one name keep both; on memory, file and moto's S3 server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -144,6 +146,38 @@ def test_times_sizes_and_refusals(storage: ObjstoreStorage) -> None:
     with pytest.raises(SuspiciousFileOperation):
         storage.save("../escape.txt", ContentFile(b"x"))
     assert storage.listdir("") == (["t"], [])
+
+
+def test_url_on_the_file_backend_is_served_by_objstore_s_server(tmp_path: Path) -> None:
+    """The project serves objstore's WSGI app under ``/media`` beside Django's own; the
+    file store's ``base_url`` points there."""
+    from django.core.wsgi import get_wsgi_application
+    from signed_servers import SIGNING_KEY, wsgi_server
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    import objstore.server
+
+    def project(port: int) -> Any:
+        section = {"root": str(tmp_path / "media"), "signing_key": SIGNING_KEY,
+                   "base_url": f"http://127.0.0.1:{port}/media"}  # fmt: skip
+        options = {"target": {"backend": "file", "file": section}, "expires": 120}
+        default = {"BACKEND": "objstore.django.ObjstoreStorage", "OPTIONS": options}
+        stack.enter_context(override_settings(STORAGES={"default": default, "staticfiles": STATIC}))
+        media = objstore.server.wsgi_app(storages["default"].store)  # type: ignore[attr-defined]
+        return DispatcherMiddleware(get_wsgi_application(), {"/media": media})
+
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(wsgi_server(project))
+        upload = SimpleUploadedFile("notes.txt", b"served by objstore")
+        answer = Client().post("/upload/", {"title": "notes", "file": upload})
+        document = Document.objects.get(pk=answer.json()["id"])
+        url = document.upload.url
+        assert url.startswith(f"http://127.0.0.1:{port}/media/uploads/notes.txt?")
+        assert download(url) == b"served by objstore"
+        assert (tmp_path / "media" / "uploads" / "notes.txt").read_bytes() == b"served by objstore"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            download(url.replace("notes.txt", "other.txt"))
+        assert refused.value.code == 403
 
 
 @pytest.mark.parametrize("target", ["moto"], indirect=True)

@@ -376,6 +376,23 @@ def test_copy_rm_modified_and_sign(moto_http: Any, moto_bucket: str) -> None:
     assert fs.find("") == ["dst/a.txt"]
 
 
+def test_sign_on_the_file_backend_is_served_by_objstore_s_server(tmp_path: Path) -> None:
+    from signed_servers import SIGNING_KEY, wsgi_server
+
+    import objstore.server
+
+    def target(port: int) -> dict[str, Any]:
+        section = {"root": str(tmp_path), "signing_key": SIGNING_KEY,
+                   "base_url": f"http://127.0.0.1:{port}/files"}  # fmt: skip
+        return {"backend": "file", "file": section}
+
+    with wsgi_server(lambda port: objstore.server.wsgi_app(objstore.open(target(port)))) as port:
+        fs = ObjstoreFileSystem(target(port), skip_instance_cache=True)
+        fs.pipe_file("s/a.txt", b"signed by objstore")
+        with urllib.request.urlopen(fs.sign("s/a.txt", expiration=60)) as answer:
+            assert answer.read() == b"signed by objstore"
+
+
 def test_cache_chains(tmp_path: Path) -> None:
     url = f"file://{tmp_path / 'store'}"
     with objstore.open(url) as store:
