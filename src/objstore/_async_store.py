@@ -44,6 +44,7 @@ from ._async_io import (
     pulled,
 )
 from ._async_reader import AsyncRangeCursor
+from ._defaults import PRESIGN_EXPIRES
 from ._models import CommonPrefix, ObjectInfo
 from ._payload import AsyncPayload, Payload, ProgressCallback, make_payload
 from ._store import PutArgs, StoreBase
@@ -188,7 +189,7 @@ class AsyncStore(StoreBase):
         key: str,
         *,
         method: str = "GET",
-        expires: int | timedelta = 3600,
+        expires: int | timedelta = PRESIGN_EXPIRES,
         content_type: str | None = None,
     ) -> str:
         """See :meth:`Store.presign`. It does no I/O, so it never waits for a worker."""

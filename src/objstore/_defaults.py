@@ -37,3 +37,15 @@ def connections_for(max_concurrency: int, max_workers: int = 0) -> int:
     ``AsyncStore`` to hold a connection.
     """
     return max(10, 2 * max_concurrency, max_workers)
+
+
+# signed URLs
+PRESIGN_EXPIRES = 3600
+
+# the fsspec adapter: fsspec's own default block size, and how many written blocks
+# may wait for the upload thread besides the one being stored
+FSSPEC_BLOCK_SIZE = 5 * MiB
+FSSPEC_UPLOAD_DEPTH = 1
+# get_file of a large object from a network store: parallel ranged gets of this size
+FSSPEC_DOWNLOAD_PART = 8 * MiB
+FSSPEC_DOWNLOAD_WORKERS = 4

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from . import _checks, _signed_urls
+from ._defaults import PRESIGN_EXPIRES
 from ._keys import check_delimiter, check_key, check_prefix, prefix_can_match
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._payload import AsyncPayload, Payload, ProgressCallback, make_payload
@@ -388,7 +389,7 @@ class Store(StoreBase):
         key: str,
         *,
         method: str = "GET",
-        expires: int | timedelta = 3600,
+        expires: int | timedelta = PRESIGN_EXPIRES,
         content_type: str | None = None,
     ) -> str:
         """Return a URL that lets a plain HTTP client ``GET`` or ``PUT`` the object.
