@@ -71,8 +71,8 @@ class ObjstoreFileSystem(AbstractFileSystem, metaclass=_SkipCacheForStores):  # 
         default_block_size: The block size of files opened without ``block_size``:
             the unit of ranged reads (with fsspec's read caches) and of streamed writes.
         default_cache_type: fsspec's read cache for files opened without ``cache_type``.
-        use_listings_cache, listings_expiry_time, max_paths: accepted, as by every
-            fsspec filesystem; this one caches no listing.
+        **options: ``use_listings_cache``, ``listings_expiry_time`` and ``max_paths``,
+            accepted as by every fsspec filesystem; this one caches no listing.
 
     With neither ``target`` nor ``store``, the store comes from the environment
     (:func:`objstore.from_env`).
