@@ -21,6 +21,17 @@ class TestMemory(ConformanceSuite):
             yield store
 
 
+class TestMemoryWithSignedUrls(ConformanceSuite):
+    """The signed-URL layer that configuration adds keeps the whole contract."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[objstore.Store]:
+        section = {"base_url": "http://127.0.0.1:8080/files", "signing_key": "k" * 32}
+        with objstore.open({"backend": "memory", "memory": section}) as store:
+            assert store.capabilities.presign
+            yield store
+
+
 class TestFile(ConformanceSuite):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[objstore.Store]:

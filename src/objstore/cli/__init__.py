@@ -15,12 +15,15 @@ from ._base import Command
 from ._check import CHECK
 from ._commands import CAT, CP, GET, LS, PRESIGN, PUT, RM, STAT
 from ._demo import DEMO
+from ._serve import SERVE
 from ._sync import SYNC
 
 __all__ = ["COMMANDS", "main"]
 
 #: Every command, in the order ``objstore --help`` lists them.
-COMMANDS: tuple[Command, ...] = (LS, STAT, CAT, GET, PUT, RM, CP, SYNC, PRESIGN, CHECK, DEMO)
+COMMANDS: tuple[Command, ...] = (
+    LS, STAT, CAT, GET, PUT, RM, CP, SYNC, PRESIGN, SERVE, CHECK, DEMO,
+)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
