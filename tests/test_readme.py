@@ -13,13 +13,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_usage_example_runs(tmp_path: Path) -> None:
     example = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
     assert example is not None
-    result = subprocess.run(
-        [sys.executable, "-c", example.group(1)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = subprocess.run([sys.executable, "-c", example.group(1)], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("image/jpeg ")
     assert (tmp_path / "cat-copy.jpg").read_bytes() == b"...jpeg bytes..."

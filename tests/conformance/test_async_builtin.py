@@ -76,11 +76,8 @@ def test_presign_never_waits_for_a_worker(one_worker: objstore.AsyncStore) -> No
 def test_get_stream_opens_at_the_call_like_its_twin(url: str, tmp_path: Path) -> None:
     """``Store.get_stream`` opens the object at the call; so does ``AsyncStore``'s, so a
     delete that comes after the call does not take the object from under it."""
-    target = (
-        url
-        if url != "file"
-        else {"backend": "file", "file": {"root": str(tmp_path)}, "max_workers": 1}
-    )
+    target = url if url != "file" else {"backend": "file", "file": {"root": str(tmp_path)},
+                                        "max_workers": 1}
 
     async def body() -> None:
         async with objstore.open_async(target) as store:

@@ -15,26 +15,17 @@ from objstore.testing import StoreStateMachine
 
 # Each breakage, and tests of the kit that must catch it.
 EXPECTED = {
-    "unsorted-list": [
-        "test_list_is_recursive_and_in_code_point_order",
-        "test_list_prefix_is_a_plain_string_prefix",
-        "test_state_machine_agrees_with_the_model",
-    ],
-    "ignored-conditions": [
-        "test_if_none_match_refuses_an_existing_key",
-        "test_if_match_refuses_a_stale_etag",
-        "test_create_if_absent_race_has_exactly_one_winner",
-        "test_state_machine_agrees_with_the_model",
-    ],
-    "delete-does-nothing": [
-        "test_delete_removes_the_object",
-        "test_exists",
-        "test_state_machine_agrees_with_the_model",
-    ],
-    "off-by-one-range": [
-        "test_get_range_has_slice_semantics",
-        "test_state_machine_agrees_with_the_model",
-    ],
+    "unsorted-list": ["test_list_is_recursive_and_in_code_point_order",
+                      "test_list_prefix_is_a_plain_string_prefix",
+                      "test_state_machine_agrees_with_the_model"],
+    "ignored-conditions": ["test_if_none_match_refuses_an_existing_key",
+                           "test_if_match_refuses_a_stale_etag",
+                           "test_create_if_absent_race_has_exactly_one_winner",
+                           "test_state_machine_agrees_with_the_model"],
+    "delete-does-nothing": ["test_delete_removes_the_object", "test_exists",
+                            "test_state_machine_agrees_with_the_model"],
+    "off-by-one-range": ["test_get_range_has_slice_semantics",
+                         "test_state_machine_agrees_with_the_model"],
     "local-time-stat": ["test_stat_fills_everything"],
     "wrong-list-fields": ["test_list_content_type_and_metadata_are_real_or_none"],
 }
@@ -58,9 +49,8 @@ def test_kit_reports_a_broken_store(pytester: pytest.Pytester, name: str) -> Non
     pytester.syspathinsert(Path(__file__).parent)
     pytester.makepyfile(test_broken=SUITE.format(factory=f"BROKEN[{name!r}]"))
     # A fixed seed keeps this meta-test deterministic; the kit itself runs unseeded.
-    result = pytester.runpytest_inprocess(
-        "-q", "-rf", "-p", "no:cacheprovider", "--hypothesis-seed=0"
-    )
+    result = pytester.runpytest_inprocess("-q", "-rf", "-p", "no:cacheprovider",
+                                          "--hypothesis-seed=0")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) > 0, f"the kit passed a store with {name}"
     failed = "\n".join(line for line in result.outlines if line.startswith("FAILED"))
@@ -85,15 +75,9 @@ def test_state_machine_finds_each_breakage(name: str) -> None:
     with pytest.raises((AssertionError, ExceptionGroup, Flaky)) as caught:
         run_state_machine_as_test(
             machine,
-            settings=settings(
-                max_examples=200,
-                stateful_step_count=30,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-                derandomize=True,
-                phases=[Phase.generate],
-            ),
+            settings=settings(max_examples=200, stateful_step_count=30, deadline=None,
+                              database=None, suppress_health_check=list(HealthCheck),
+                              derandomize=True, phases=[Phase.generate]),
         )
     if isinstance(caught.value, ExceptionGroup):
         assert caught.value.subgroup(AssertionError) is not None

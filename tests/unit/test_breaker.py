@@ -113,7 +113,9 @@ def test_errors_that_are_answers_never_trip_it(
     assert store.get("k") == b"v"
 
 
-def test_the_callers_own_source_raising_never_trips_it(store: objstore.Store, flaky: Flaky) -> None:
+def test_the_callers_own_source_raising_never_trips_it(
+    store: objstore.Store, flaky: Flaky
+) -> None:
     def source() -> Iterator[bytes]:
         yield b"part"
         raise objstore.UnavailableError("the caller's upstream went away")

@@ -54,15 +54,9 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_dash_m_and_version(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "objstore", "--version"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
+    out = subprocess.run([sys.executable, "-m", "objstore", "--version"], capture_output=True,
+                         text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == f"objstore {objstore.__version__}"
-    help_text = subprocess.run(
-        [sys.executable, "-m", "objstore", "--help"], capture_output=True, text=True, check=True
-    ).stdout
+    help_text = subprocess.run([sys.executable, "-m", "objstore", "--help"],
+                               capture_output=True, text=True, check=True).stdout
     assert "demo" in help_text

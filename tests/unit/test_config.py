@@ -476,12 +476,8 @@ def test_s3_connection_pool_covers_the_async_workers(workers: int, expected: int
         _config.load(
             {
                 "backend": "s3",
-                "s3": {
-                    "bucket": "b",
-                    "region": "us-east-1",
-                    "access_key_id": "k",
-                    "secret_access_key": "s",
-                },
+                "s3": {"bucket": "b", "region": "us-east-1", "access_key_id": "k",
+                       "secret_access_key": "s"},
                 "max_workers": workers,
             }
         )

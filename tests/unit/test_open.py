@@ -45,14 +45,10 @@ def test_mapping_form(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("target", "match"),
-    [
-        ("nope://x", "unknown backend 'nope'"),
-        ("no-scheme", "not a store URL"),
-        ("file://", "file.root. is required"),
-        ({"file": {}}, "backend"),
-        ({"backend": "file"}, "root"),
-        (42, "URL or a mapping"),
-    ],
+    [("nope://x", "unknown backend 'nope'"), ("no-scheme", "not a store URL"),
+     ("file://", "file.root. is required"), ({"file": {}}, "backend"),
+     ({"backend": "file"}, "root"),
+     (42, "URL or a mapping")],
 )
 def test_bad_targets_are_config_errors(target: object, match: str) -> None:
     with pytest.raises(objstore.ConfigError, match=match):

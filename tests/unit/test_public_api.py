@@ -17,24 +17,10 @@ import objstore.server
 import objstore.testing
 
 SPEC_NAMES = {
-    "open",
-    "Store",
-    "ObjectInfo",
-    "CommonPrefix",
-    "Capabilities",
-    "ObjectReader",
-    "ObjstoreError",
-    "NotFoundError",
-    "PreconditionFailedError",
-    "InvalidKeyError",
-    "KeyConflictError",
-    "PermissionDeniedError",
-    "UnavailableError",
-    "CircuitOpenError",
-    "UnsupportedOperationError",
-    "StoreClosedError",
-    "ConfigError",
-    "__version__",
+    "open", "Store", "ObjectInfo", "CommonPrefix", "Capabilities", "ObjectReader",
+    "ObjstoreError", "NotFoundError", "PreconditionFailedError", "InvalidKeyError",
+    "KeyConflictError", "PermissionDeniedError", "UnavailableError", "CircuitOpenError",
+    "UnsupportedOperationError", "StoreClosedError", "ConfigError", "__version__",
 }
 
 

@@ -20,20 +20,12 @@ class Raising(BackendBase):
     def __init__(self, exc: Exception):
         self.exc = exc
 
-    def put(
-        self,
-        key: str,
-        payload: Payload,
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        mode: WriteMode,
-    ) -> objstore.ObjectInfo:
+    def put(self, key: str, payload: Payload, *, content_type: str,
+            metadata: Mapping[str, str], mode: WriteMode) -> objstore.ObjectInfo:
         raise self.exc
 
-    def get(
-        self, key: str, *, offset: int, length: int | None, if_match: str | None = None
-    ) -> object:  # type: ignore[override]
+    def get(self, key: str, *, offset: int, length: int | None,
+            if_match: str | None = None) -> object:  # type: ignore[override]
         raise self.exc
 
     def stat(self, key: str) -> objstore.ObjectInfo:
@@ -42,31 +34,23 @@ class Raising(BackendBase):
     def delete(self, key: str) -> None:
         raise self.exc
 
-    def list(
-        self, prefix: str, *, delimiter: str | None, start_after: str | None
-    ) -> Iterator[objstore.ObjectInfo]:
+    def list(self, prefix: str, *, delimiter: str | None,
+             start_after: str | None) -> Iterator[objstore.ObjectInfo]:
         raise self.exc
         yield
 
 
 @pytest.mark.parametrize(
     ("raised", "expected"),
-    [
-        (FileNotFoundError("x"), objstore.NotFoundError),
-        (PermissionError("x"), objstore.PermissionDeniedError),
-        (ConnectionResetError("x"), objstore.UnavailableError),
-        (TimeoutError("x"), objstore.UnavailableError),
-    ],
+    [(FileNotFoundError("x"), objstore.NotFoundError),
+     (PermissionError("x"), objstore.PermissionDeniedError),
+     (ConnectionResetError("x"), objstore.UnavailableError),
+     (TimeoutError("x"), objstore.UnavailableError)],
 )
 def test_builtin_errors_are_mapped_and_chained(raised: Exception, expected: type) -> None:
     store = objstore.Store(Raising(raised))
-    for call in (
-        lambda: store.stat("k"),
-        lambda: store.get("k"),
-        lambda: store.delete("k"),
-        lambda: list(store.list()),
-        lambda: store.put("k", b"x"),
-    ):
+    for call in (lambda: store.stat("k"), lambda: store.get("k"), lambda: store.delete("k"),
+                 lambda: list(store.list()), lambda: store.put("k", b"x")):
         with pytest.raises(expected) as caught:
             call()
         assert caught.value.__cause__ is raised
@@ -96,7 +80,8 @@ class Flaky(MemoryBackend):
         self.truncate = truncate
         self.opened: list[tuple[int, int | None, str | None]] = []
 
-    def get(self, key: str, *, offset: int, length: int | None, if_match: str | None = None):  # type: ignore[no-untyped-def]
+    def get(self, key: str, *, offset: int, length: int | None,
+            if_match: str | None = None):  # type: ignore[no-untyped-def]
         self.opened.append((offset, length, if_match))
         stream = super().get(key, offset=offset, length=length, if_match=if_match)
         if self.drops <= 0:
@@ -133,9 +118,8 @@ def test_dropped_streams_resume_pinned_to_the_etag(truncate: bool) -> None:
     assert [o for o, _, _ in backend.opened] == [0, 1000, 2000]
     assert all(tag == info.etag for _, _, tag in backend.opened[1:])
     backend.drops = 1
-    assert (
-        b"".join(store.get_stream("k", offset=100, length=3000, chunk_size=512)) == data[100:3100]
-    )
+    assert b"".join(store.get_stream("k", offset=100, length=3000, chunk_size=512)) == \
+        data[100:3100]
 
 
 def test_resume_refuses_to_splice_two_versions() -> None:
