@@ -1,5 +1,5 @@
 """The async kit on the S3 backend: the native transport awaited on the event loop (moto
-over HTTP), and the boto3 transport in the store's worker pool (moto over TLS, rclone).
+over HTTP), and the boto3 transport in the store's worker pool (moto, rclone).
 
 Each store is opened from configuration (``objstore.open_async``), so the ``s3``
 section, the circuit breaker and the worker pool are the ones users get. The
@@ -47,13 +47,14 @@ class TestAsyncS3MotoServer(_HeadersMayLagData, AsyncConformanceSuite):
             yield _open(moto_http, bucket)
 
 
-class TestAsyncS3MotoTlsBoto3(_HeadersMayLagData, AsyncConformanceSuite):
-    """The boto3 transport over TLS, in the store's worker pool."""
+class TestAsyncS3MotoBoto3(_HeadersMayLagData, AsyncConformanceSuite):
+    """The boto3 transport in the store's worker pool (boto3 over TLS is
+    tests/backends/test_s3_backend.py's, with its aws-chunked uploads)."""
 
     @pytest.fixture
-    def async_store(self, moto_tls: S3Server) -> Iterator[objstore.AsyncStore]:
-        with moto_tls.bucket() as bucket:
-            yield _open(moto_tls, bucket, transport="boto3")
+    def async_store(self, moto_http: S3Server) -> Iterator[objstore.AsyncStore]:
+        with moto_http.bucket() as bucket:
+            yield _open(moto_http, bucket, transport="boto3")
 
 
 class TestAsyncS3RcloneBoto3(_RcloneMetadataLimit, _HeadersMayLagData, AsyncConformanceSuite):

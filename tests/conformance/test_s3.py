@@ -6,8 +6,8 @@ each server at least once without running every combination (each costs
 ~200 tests and 20-60 s): the sync kit on the native transport over moto HTTP,
 moto TLS, rclone and the prefix layer, and on boto3 in-process (the only way
 there); the async kit on the native transport over moto HTTP (awaited on the
-loop), and on boto3 over moto TLS and rclone (in the worker pool). Every deviation is a documented
-override of one kit test (docs/s3.md, "Deviations").
+loop), and on boto3 over moto HTTP and rclone (in the worker pool). Every
+deviation is a documented override of one kit test (docs/s3.md, "Deviations").
 """
 
 from __future__ import annotations
