@@ -66,6 +66,9 @@ class AsyncMethods(S3Core):
         """See :meth:`S3Backend.put`."""
         self._check_key(key)
         self._check_metadata(key, metadata)
+        # A turn for the loop before reading the payload: hundreds of puts started at
+        # once then spread their preparation over several turns instead of one.
+        await asyncio.sleep(0)
         logic, threshold = self._logic, self.options.multipart_threshold
         described = (content_type, metadata)
         with self._errors(key, missing=missing_class(mode)):
