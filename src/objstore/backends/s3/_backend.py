@@ -328,16 +328,20 @@ class S3Backend(AsyncMethods):
     def presign(self, key: str, *, method: str, expires: int, content_type: str | None) -> str:
         self._check_key(key)
         headers = {"content-type": content_type} if content_type is not None else {}
-        with self._errors(key):
-            try:
-                return self._wire.presign(key, method, expires, headers)  # type: ignore[no-any-return]
-            except NoCredentialsError:
-                raise UnsupportedOperationError(
-                    "s3: cannot presign without credentials: give access_key_id and "
-                    "secret_access_key, a profile, or configure boto3's default chain",
-                    key=key,
-                    backend=self.name,
-                ) from None
+        try:
+            return self._wire.presign(key, method, expires, headers)  # type: ignore[no-any-return]
+        except NoCredentialsError:
+            raise UnsupportedOperationError(
+                "s3: cannot presign without credentials: give access_key_id and "
+                "secret_access_key, a profile, or configure boto3's default chain",
+                key=key,
+                backend=self.name,
+            ) from None
+        except Exception as exc:
+            mapped = self._errors.translate(exc, key)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def close(self) -> None:
         self._wire.close()

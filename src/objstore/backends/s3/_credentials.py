@@ -37,6 +37,7 @@ class Credentials:
             ) from None
         self.region: str = region or DEFAULT_REGION
         self.ca_bundle: str | None = session.get_config_variable("ca_bundle")
+        self._last: tuple[Any, Keys] | None = None
 
     def __repr__(self) -> str:
         return f"Credentials(region={self.region!r})"
@@ -50,7 +51,12 @@ class Credentials:
         if self._source is None:
             raise NoCredentialsError("no credentials")
         frozen = self._source.get_frozen_credentials()
-        return Keys(frozen.access_key, frozen.secret_key, frozen.token or None)
+        last = self._last
+        if last is not None and last[0] == frozen:
+            return last[1]  # the same keys as last time: no new object to make
+        keys = Keys(frozen.access_key, frozen.secret_key, frozen.token or None)
+        self._last = (frozen, keys)
+        return keys
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values in use now, to scrub from any text that leaves objstore."""

@@ -69,12 +69,21 @@ def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
+_last_stamp: tuple[datetime, str] = (datetime.min, "")
+
+
 def timestamp(now: datetime) -> str:
     """The SigV4 time stamp (``20240101T000000Z``) of an aware UTC datetime."""
-    return (
+    global _last_stamp  # noqa: PLW0603 - one string per second, for many signatures
+    last, stamp = _last_stamp
+    if now.replace(microsecond=0) == last:
+        return stamp
+    stamp = (
         f"{now.year:04d}{now.month:02d}{now.day:02d}T"
         f"{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
     )
+    _last_stamp = (now.replace(microsecond=0), stamp)
+    return stamp
 
 
 class Signer:
