@@ -117,6 +117,23 @@ def test_a_lost_answer_then_a_replacement_is_still_this_write(
         assert mine.etag != first.etag and other.get("counter") == b"7"
 
 
+def test_without_room_for_a_token_a_lost_answer_is_unavailable_never_a_refusal(
+    moto_http: S3Server, transport: str
+) -> None:
+    """2 KiB of metadata (SPEC §4's limit, and S3's) leave no room for the write token;
+    after a lost answer the truth cannot be told, and the store says so instead of
+    reporting its own write as a failed condition."""
+    full = {"m": "x" * (2048 - 1)}
+    with proxied(moto_http, transport) as (store, proxy, other):
+        created = store.put("k", b"first", if_none_match="*", metadata=full)
+        assert dict(other.stat("k").metadata or {}) == full  # no token sent beside them
+        proxy.arm("lose_answer", matching("PUT"))
+        with pytest.raises(objstore.UnavailableError, match="cannot be told") as caught:
+            store.put("k", b"second", if_match=created.etag, metadata=full)
+        assert not isinstance(caught.value, objstore.PreconditionFailedError)
+        assert other.get("k") == b"second"  # it was, in fact, stored
+
+
 def test_equal_bytes_of_another_writer_are_not_this_write(
     moto_http: S3Server, transport: str
 ) -> None:

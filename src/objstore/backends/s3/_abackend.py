@@ -76,7 +76,7 @@ class AsyncMethods(S3Core):
             if payload.size is None or payload.size <= threshold:
                 head = await reader.read(threshold + 1)
                 if len(head) <= threshold:
-                    token = await self._arun(logic.token_for(key, mode, multipart=False))
+                    token = await self._arun(logic.token_for(key, mode, False, metadata))
                     headers = logic.write_headers(content_type, metadata, token)
                     payload.seal()
                     put = logic.put_object(key, head, headers, mode, token, described, reader.crc)
@@ -94,8 +94,7 @@ class AsyncMethods(S3Core):
     ) -> ObjectInfo:
         logic = self._logic
         logic.check_size(key, payload.size)
-        token = await self._arun(logic.token_for(key, mode, multipart=True))
-        assert token is not None
+        token = await self._arun(logic.token_for(key, mode, True, described[1]))
         headers = logic.write_headers(*described, token)
         upload_id = await self._arun(logic.nesting_checked(key, logic.create_upload(key, headers)))
         try:

@@ -195,7 +195,7 @@ class S3Backend(AsyncMethods):
             if payload.size is None or payload.size <= threshold:
                 head = payload.read(threshold + 1)
                 if len(head) <= threshold:
-                    token = self._run(logic.token_for(key, mode, multipart=False))
+                    token = self._run(logic.token_for(key, mode, False, metadata))
                     headers = logic.write_headers(content_type, metadata, token)
                     payload.seal()
                     put = logic.put_object(key, head, headers, mode, token, described)
@@ -212,8 +212,7 @@ class S3Backend(AsyncMethods):
     ) -> ObjectInfo:
         logic = self._logic
         logic.check_size(key, payload.size)
-        token = self._run(logic.token_for(key, mode, multipart=True))
-        assert token is not None
+        token = self._run(logic.token_for(key, mode, True, described[1]))
         headers = logic.write_headers(*described, token)
         upload_id = self._run(logic.nesting_checked(key, logic.create_upload(key, headers)))
         try:

@@ -216,15 +216,18 @@ class Logic:
             headers[f"x-amz-meta-{TOKEN}"] = token.header()
         return headers
 
-    def token_for(self, key: str, mode: WriteMode, multipart: bool) -> Plan[Token | None]:
+    def token_for(
+        self, key: str, mode: WriteMode, multipart: bool, metadata: Mapping[str, str]
+    ) -> Plan[Token | None]:
         """The token of a write (``None`` for a plain overwrite in one request), with the
-        history of the version it replaces for a conditional update."""
+        history of the version it replaces for a conditional update, cut to what fits
+        beside ``metadata`` in S3's 2 KiB (``None`` when nothing does: see ``settle``)."""
         if isinstance(mode, Overwrite):
-            return Token.new() if multipart else None
+            return Token.new().fitting(encode_metadata(metadata)) if multipart else None
         if isinstance(mode, Create):
             if multipart and (yield from self.etag_or_none(key)) is not None:
                 raise S3AnswerError("PreconditionFailed", 412)  # fail before uploading anything
-            return Token.new()
+            return Token.new().fitting(encode_metadata(metadata))
         previous = self.seen.token_of(key, mode.etag)
         if previous is None:
             headers = yield from self.head_headers(key)  # a missing key fails as the put would
@@ -232,7 +235,7 @@ class Logic:
             if etag != mode.etag:
                 raise S3AnswerError("PreconditionFailed", 412)  # fail before uploading anything
             previous = Token.parse(raw_metadata(headers).get(TOKEN))
-        return Token.new(previous, mode.etag)
+        return Token.new(previous, mode.etag).fitting(encode_metadata(metadata))
 
     def put_object(
         self, key: str, body: ops.Body, headers: dict[str, str], mode: WriteMode,
@@ -253,7 +256,7 @@ class Logic:
 
     def complete(
         self, key: str, upload_id: str, parts: list[dict[str, str]], mode: WriteMode,
-        token: Token, size: int, described: tuple[str, Mapping[str, str]],
+        token: Token | None, size: int, described: tuple[str, Mapping[str, str]],
     ) -> Plan[ObjectInfo]:  # fmt: skip
         ordered = sorted(parts, key=lambda part: int(part["PartNumber"]))
         try:
@@ -265,10 +268,12 @@ class Logic:
             return settled
         # Some servers (rclone) answer an etag that HEAD, GET and LIST never show:
         # take the stored version's, if it is still this write's.
+        mine = None
         try:
-            mine = yield from self.written_by(key, token, size, described)
+            if token is not None:
+                mine = yield from self.written_by(key, token, size, described)
         except WireError:
-            mine = None  # the write is committed: a failed look never makes it fail
+            pass  # the write is committed: a failed look never makes it fail
         if mine is not None:
             return mine
         return written_info(key, size, done.etag, done.headers, *described)
@@ -278,12 +283,22 @@ class Logic:
         described: tuple[str, Mapping[str, str]],
     ) -> Plan[ObjectInfo | None]:  # fmt: skip
         """After a failed write: this write's version, if the failure hid a success."""
-        if token is None:
-            return None
         lost = exc.uncertain or isinstance(exc, TransportError)
         refused = status_of(exc) in (404, 409, 412) or getattr(exc, "code", "") == NO_UPLOAD
         if not (lost and (refused or isinstance(exc, TransportError))):
             return None
+        if token is None:
+            if not refused:
+                return None
+            # No token could be sent (no room beside 2 KiB of metadata): a refusal after
+            # a lost answer may be this very write's doing. Say so; never claim it failed.
+            raise UnavailableError(
+                f"s3: the answer to the write of {show_key(key)} was lost and its retry was "
+                "refused; whether the first attempt was stored cannot be told (its metadata "
+                "left no room for objstore's write token): read the key to find out",
+                key=key,
+                backend="s3",
+            )
         try:
             return (yield from self.written_by(key, token, size, described))
         except WireError:

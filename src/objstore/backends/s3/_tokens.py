@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 NAME = "objstore-write"
 HISTORY = 3  # replaced versions remembered in a write's token
+METADATA_LIMIT = 2048  # S3's limit on user metadata: names and values, in bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,19 @@ class Token:
         first, *rest = text.split(" ")
         pairs = tuple(tuple(item.split(":", 1)) for item in rest if ":" in item)
         return cls(first, pairs)  # type: ignore[arg-type]
+
+    def fitting(self, metadata: dict[str, str]) -> Token | None:
+        """This token, with as much history as fits beside ``metadata`` (as sent) in S3's
+        2 KiB of user metadata; ``None`` when not even the bare token fits."""
+        room = METADATA_LIMIT - len(NAME) - sum(len(k) + len(v) for k, v in metadata.items())
+        replaced = self.replaced
+        while True:
+            token = Token(self.value, replaced)
+            if len(token.header()) <= room:
+                return token
+            if not replaced:
+                return None
+            replaced = replaced[:-1]
 
     def etag_of(self, token: str) -> str | None:
         """The etag the version written with ``token`` had, if this write replaced it."""
