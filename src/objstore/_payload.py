@@ -32,8 +32,8 @@ class SupportsRead(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
-class Payload:
-    """The data of one ``put``, read once, front to back.
+class _Counted:
+    """What both payloads keep: the size, the caller's failure, what was handed out.
 
     Attributes:
         size: The exact number of bytes when known in advance (bytes, seekable
@@ -42,18 +42,53 @@ class Payload:
             store re-raises it unchanged after the backend has cleaned up.
     """
 
+    def __init__(self, size: int | None, progress: ProgressCallback | None):
+        self.size = size
+        self.failure: BaseException | None = None
+        self._progress = progress
+        self._pending = memoryview(b"")
+        self._done = 0
+
+    @property
+    def bytes_read(self) -> int:
+        """How many bytes have been handed out so far."""
+        return self._done
+
+    def _count(self, piece: memoryview | bytes) -> memoryview | bytes:
+        self._done += len(piece)
+        if self._progress is not None and len(piece):
+            self._progress(self._done, self.size)
+        return piece
+
+    def _take(self, chunk: bytes | memoryview, want: int) -> bytes:
+        """The first ``want`` bytes of ``chunk``; the rest is kept for the next read."""
+        view = memoryview(chunk)
+        self._pending = view[want:]
+        return bytes(view[:want])
+
+    def _pending_part(self, n: int) -> bytes:
+        """Up to ``n`` bytes of what the last read left over."""
+        part, self._pending = bytes(self._pending[:n]), self._pending[n:]
+        return part
+
+    def _joined(self, parts: list[bytes]) -> bytes:
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._count(data)
+        return data
+
+
+class Payload(_Counted):
+    """The data of one ``put``, read once, front to back (see ``_Counted`` for the
+    attributes ``size`` and ``failure``)."""
+
     def __init__(
         self,
         chunks: Iterator[bytes | memoryview],
         size: int | None,
         progress: ProgressCallback | None = None,
     ):
-        self.size = size
-        self.failure: BaseException | None = None
+        super().__init__(size, progress)
         self._chunks = chunks
-        self._progress = progress
-        self._pending = memoryview(b"")
-        self._done = 0
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -79,11 +114,6 @@ class Payload:
             self.failure = UploadCancelled("the upload was cancelled")
             raise self.failure
 
-    @property
-    def bytes_read(self) -> int:
-        """How many bytes have been handed out so far."""
-        return self._done
-
     def chunks(self) -> Iterator[bytes | memoryview]:
         """Yield the remaining data in the pieces it comes in (never empty pieces)."""
         if self._pending:
@@ -97,25 +127,12 @@ class Payload:
 
     def read(self, n: int) -> bytes:
         """Return exactly ``n`` bytes, fewer only at the end, ``b""`` once exhausted."""
-        if n <= len(self._pending):
-            piece, self._pending = self._pending[:n], self._pending[n:]
-            self._count(piece)
-            return bytes(piece)
-        parts = [bytes(self._pending)]
-        have = len(self._pending)
-        self._pending = memoryview(b"")
-        while have < n:
-            chunk = self._next()
-            if chunk is None:
-                break
-            view = memoryview(chunk)
-            take = min(n - have, len(view))
-            parts.append(bytes(view[:take]))
-            self._pending = view[take:]
-            have += take
-        data = b"".join(parts)
-        self._count(data)
-        return data
+        parts = [self._pending_part(n)]
+        have = len(parts[0])
+        while have < n and (chunk := self._next()) is not None:
+            parts.append(self._take(chunk, n - have))
+            have += len(parts[-1])
+        return self._joined(parts)
 
     def _next(self) -> bytes | memoryview | None:
         self.seal()
@@ -128,14 +145,8 @@ class Payload:
             self.failure = exc
             raise
 
-    def _count(self, piece: memoryview | bytes) -> memoryview | bytes:
-        self._done += len(piece)
-        if self._progress is not None and len(piece):
-            self._progress(self._done, self.size)
-        return piece
 
-
-class AsyncPayload:
+class AsyncPayload(_Counted):
     """The data of one ``put`` for a native async backend; see :class:`Payload`.
 
     Reads are awaited; cancelling the awaiting task is how an upload is cancelled,
@@ -148,17 +159,8 @@ class AsyncPayload:
         size: int | None,
         progress: ProgressCallback | None = None,
     ):
-        self.size = size
-        self.failure: BaseException | None = None
+        super().__init__(size, progress)
         self._chunks = chunks
-        self._progress = progress
-        self._pending = memoryview(b"")
-        self._done = 0
-
-    @property
-    def bytes_read(self) -> int:
-        """How many bytes have been handed out so far."""
-        return self._done
 
     def seal(self) -> None:
         """See :meth:`Payload.seal`."""
@@ -173,21 +175,12 @@ class AsyncPayload:
 
     async def read(self, n: int) -> bytes:
         """See :meth:`Payload.read`."""
-        parts = [bytes(self._pending[:n])]
+        parts = [self._pending_part(n)]
         have = len(parts[0])
-        self._pending = self._pending[have:]
-        while have < n:
-            chunk = await self._next()
-            if chunk is None:
-                break
-            view = memoryview(chunk)
-            take = min(n - have, len(view))
-            parts.append(bytes(view[:take]))
-            self._pending = view[take:]
-            have += take
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._count(data)
-        return data
+        while have < n and (chunk := await self._next()) is not None:
+            parts.append(self._take(chunk, n - have))
+            have += len(parts[-1])
+        return self._joined(parts)
 
     async def _next(self) -> bytes | memoryview | None:
         try:
@@ -200,12 +193,6 @@ class AsyncPayload:
         except BaseException as exc:
             self.failure = exc
             raise
-
-    def _count(self, piece: memoryview | bytes) -> memoryview | bytes:
-        self._done += len(piece)
-        if self._progress is not None and len(piece):
-            self._progress(self._done, self.size)
-        return piece
 
 
 def make_payload(data: object, progress: ProgressCallback | None = None) -> Payload:
