@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import io
@@ -34,7 +35,12 @@ READ_AHEAD = 4  # chunks an async upload may hold between the loop and its threa
 
 
 class Workers:
-    """A bounded pool of threads for blocking work, created on first use."""
+    """A bounded pool of threads for blocking work, created on first use.
+
+    Work runs in a copy of the caller's context: ``run_in_executor`` alone would
+    not carry context variables into the thread (``asyncio.to_thread`` does), and
+    the operation's retry tally and OpenTelemetry span live there.
+    """
 
     def __init__(self, max_workers: int):
         if max_workers < 1:
@@ -44,13 +50,13 @@ class Workers:
         self._lock = threading.Lock()
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), functools.partial(function, *args))
+        return await self.submit(function, *args)
 
     def submit(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Start ``function`` in the pool now; the caller awaits (or shields) the future."""
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._executor(), functools.partial(function, *args))
+        work = functools.partial(contextvars.copy_context().run, function, *args)
+        return loop.run_in_executor(self._executor(), work)
 
     def shutdown(self) -> None:
         if self._pool is not None:
@@ -84,7 +90,8 @@ def in_thread(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         else:
             loop.call_soon_threadsafe(settle, lambda: future.set_result(result))
 
-    threading.Thread(target=body, name="objstore-upload", daemon=True).start()
+    context = contextvars.copy_context()  # the operation's tally and span, as in the pool
+    threading.Thread(target=context.run, args=(body,), name="objstore-upload", daemon=True).start()
     return future
 
 
