@@ -11,6 +11,7 @@ import functools
 import hashlib
 from typing import Any
 
+from .._attempts import note_retry
 from ..errors import ConfigError
 from ._s3_presets import S3Options
 
@@ -45,7 +46,19 @@ def make_client(options: S3Options) -> S3Client:
         ) from exc
     if options.preset.content_md5:
         client.meta.events.register("before-sign.s3.DeleteObjects", add_content_md5)
+    client.meta.events.register("request-created.s3", report_retry)
     return client
+
+
+def report_retry(request: Any, **_: Any) -> None:
+    """Count botocore's retries in the operation's ``attempts`` (``note_retry``).
+
+    botocore builds a new request for every attempt and numbers it in the
+    request's context; attempt 2 and later are retries.
+    """
+    retries = getattr(request, "context", {}).get("retries", {})
+    if retries.get("attempt", 1) > 1:
+        note_retry()
 
 
 def client_config(options: S3Options) -> dict[str, Any]:

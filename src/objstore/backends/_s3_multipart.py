@@ -11,12 +11,14 @@ parts in flight and aborts the upload, so no part lingers.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._attempts import note_retry
 from .._payload import Payload
 from ..errors import PreconditionFailedError, UnsupportedOperationError
 from ._s3_client import S3Client
@@ -185,7 +187,8 @@ def run_bounded(tasks: Iterator[Callable[[], T]], limit: int) -> list[T]:
         pending: set[Future[T]] = set()
         try:
             for task in tasks:
-                pending.add(pool.submit(task))
+                # each part in a copy of the caller's context: its retries are the operation's
+                pending.add(pool.submit(contextvars.copy_context().run, task))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     results.extend(future.result() for future in done)
@@ -220,4 +223,5 @@ def retry_on_conflict(call: Callable[[], T], conflict_is_final: bool = False) ->
             if code != CONFLICT:
                 raise
             time.sleep(0.05 * 2**attempt)
+            note_retry()
     raise AssertionError("unreachable")  # pragma: no cover
