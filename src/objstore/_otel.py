@@ -55,6 +55,7 @@ class _State:
 
     on = False  # configured: a provider, once set, cannot be unset
     api: Any = None  # the API's modules holding the providers, once the application imported it
+    idle: tuple[object, ...] = ()  # providers set that record nothing (no-op providers)
     tracer: Any = None
     duration: Any = None
     transferred: Any = None
@@ -81,7 +82,11 @@ def active() -> bool:
             return False  # the application has not even imported it: nothing to ask
         return _first_look()
     # the API's globals that hold the providers once set: two reads, no call
-    if api[0]._TRACER_PROVIDER is None and api[1]._METER_PROVIDER is None:
+    tracer_provider, meter_provider = api[0]._TRACER_PROVIDER, api[1]._METER_PROVIDER
+    idle = _state.idle
+    if (tracer_provider is None or tracer_provider in idle) and (
+        meter_provider is None or meter_provider in idle
+    ):
         return False
     return _configured()
 
@@ -100,10 +105,15 @@ def _first_look() -> bool:
 def _configured() -> bool:
     from opentelemetry import metrics, trace
 
-    tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    # the API's placeholder until a provider is set is private: know it by its name
-    metering = type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
+    # the API's placeholders until a provider is set, and its no-op providers (set to
+    # turn OpenTelemetry off) record nothing: no need to pay for spans and metrics
+    tracer_provider, meter_provider = trace.get_tracer_provider(), metrics.get_meter_provider()
+    tracing = not isinstance(tracer_provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    metering = not isinstance(meter_provider, metrics.NoOpMeterProvider) and (
+        type(meter_provider).__name__ != "_ProxyMeterProvider"  # private: known by its name
+    )
     if not (tracing or metering):
+        _state.idle = (tracer_provider, meter_provider)  # set once: the answer stays
         return False
     with _setup:
         if not _state.on:
