@@ -1,10 +1,11 @@
 """objstore: one storage interface over the local filesystem and S3-compatible stores.
 
->>> import objstore
->>> with objstore.open("memory://") as store:
-...     info = store.put("hello.txt", b"hi")
-...     store.get("hello.txt")
-b'hi'
+Examples:
+    >>> import objstore
+    >>> with objstore.open("memory://") as store:
+    ...     info = store.put("hello.txt", b"hi")
+    ...     store.get("hello.txt")
+    b'hi'
 """
 
 from ._async_io import AsyncChunkIterator, AsyncObjectReader

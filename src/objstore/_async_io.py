@@ -1,9 +1,10 @@
 """The moving parts of ``AsyncStore``: where blocking work runs, and async readers.
 
 - :class:`Workers`: the store's own bounded thread pool (never the loop's default
-  executor), and :func:`in_thread`, a dedicated thread for an upload that waits on
-  the event loop for its data (it must not hold a pool worker while it waits: the
-  chunks may have to come from that very pool).
+  executor), and :meth:`Workers.upload`, a dedicated thread for an upload that waits
+  on the event loop for its data (it must not hold a pool worker while it waits: the
+  chunks may have to come from that very pool). Such threads are bounded too
+  (:class:`Slots`): an upload beyond the bound waits on the loop, holding nothing.
 - :class:`AsyncCursor`: what ``get_stream`` and ``open`` read from. Native async
   backends give an :class:`~objstore._async_reader.AsyncRangeCursor`; blocking ones
   a :class:`PooledCursor`, which runs a synchronous cursor's reads in the pool.
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import functools
 import inspect
@@ -34,8 +36,13 @@ T = TypeVar("T")
 READ_AHEAD = 4  # chunks an async upload may hold between the loop and its thread
 
 
+#: uploads fed by async sources that may run at once, per worker of the pool
+UPLOADS_PER_WORKER = 4
+
+
 class Workers:
-    """A bounded pool of threads for blocking work, created on first use.
+    """A bounded pool of threads for blocking work, created on first use, and a bounded
+    number of threads for uploads that wait on the loop for their data.
 
     Work runs in a copy of the caller's context: ``run_in_executor`` alone would
     not carry context variables into the thread (``asyncio.to_thread`` does), and
@@ -46,8 +53,17 @@ class Workers:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.max_workers = max_workers
+        self.uploads = Slots(UPLOADS_PER_WORKER * max_workers)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+
+    async def upload(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Start ``function`` on a thread of its own once an upload slot is free; the slot
+        is held until the thread ends, whatever happens to the awaiting task."""
+        await self.uploads.acquire()
+        future = in_thread(function, *args)
+        future.add_done_callback(lambda _: self.uploads.release())
+        return future
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         return await self.submit(function, *args)
@@ -70,6 +86,52 @@ class Workers:
                         self.max_workers, thread_name_prefix="objstore"
                     )
         return self._pool
+
+
+class Slots:
+    """A counting semaphore that callers on any event loop (and thread) may share.
+
+    ``asyncio.Semaphore`` belongs to the loop that first waits on it; a store may be
+    used from several loops in turn (two ``asyncio.run`` calls), so waiters here are
+    futures of their own loops, woken thread-safely.
+    """
+
+    def __init__(self, limit: int):
+        self._free = limit
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._lock = threading.Lock()
+
+    async def acquire(self) -> None:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                    raise
+            if not waiter.cancelled():
+                self.release()  # granted, then cancelled before the slot could be used
+            raise  # (a grant still on its way finds the waiter cancelled: it passes it on)
+
+    def release(self) -> None:
+        with self._lock:
+            if not self._waiters:
+                self._free += 1
+                return
+            waiter = self._waiters.popleft()
+        waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
+
+    def _grant(self, waiter: asyncio.Future[None]) -> None:
+        if waiter.done():  # cancelled meanwhile: pass the slot on
+            self.release()
+        else:
+            waiter.set_result(None)
 
 
 def in_thread(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:

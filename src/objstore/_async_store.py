@@ -40,11 +40,11 @@ from ._async_io import (
     Workers,
     async_chunks,
     in_memory,
-    in_thread,
     is_async_source,
     pulled,
 )
 from ._async_reader import AsyncRangeCursor
+from ._defaults import PRESIGN_EXPIRES
 from ._models import CommonPrefix, ObjectInfo
 from ._operation import Operation
 from ._payload import AsyncPayload, Payload, ProgressCallback, make_payload
@@ -196,7 +196,7 @@ class AsyncStore(StoreBase):
         key: str,
         *,
         method: str = "GET",
-        expires: int | timedelta = 3600,
+        expires: int | timedelta = PRESIGN_EXPIRES,
         content_type: str | None = None,
     ) -> str:
         """See :meth:`Store.presign`. It does no I/O, so it never waits for a worker."""
@@ -393,7 +393,7 @@ class AsyncStore(StoreBase):
         if bridge is None:
             future = self._workers.submit(self._sync_put, args, payload)
         else:
-            future = in_thread(self._sync_put, args, payload)  # never a pool worker: see above
+            future = await self._workers.upload(self._sync_put, args, payload)  # see above
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

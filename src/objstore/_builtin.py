@@ -24,12 +24,6 @@ from ._options import (
 from ._registry import BackendSpec, Shared, register_backend
 from .backend import Backend
 
-# Keys of the signed-URL server (SPEC §8), shared by the backends that use it.
-SIGNED_URL_OPTIONS = {
-    "base_url": Option(optional(as_str), None, doc="URL under which the signed-URL server runs"),
-    "signing_key": Option(optional(as_str), None, secret=True, doc="HMAC key for signed URLs"),
-}
-
 
 def _memory(section: Section, shared: Shared) -> Backend:
     from .backends.memory import MemoryBackend
@@ -47,7 +41,7 @@ def _file(section: Section, shared: Shared) -> Backend:
 
 MEMORY = BackendSpec(
     name="memory",
-    options=dict(SIGNED_URL_OPTIONS),
+    options={},  # the registry adds the signed-URL keys (SPEC §8)
     factory=_memory,
     doc="objects in this process's memory (tests, caches)",
 )
@@ -60,7 +54,6 @@ FILE = BackendSpec(
             one_of("auto", "xattr", "sidecar"), "auto", doc="where content types and metadata live"
         ),
         "fsync": Option(as_bool, False, doc="flush to disk before put returns"),
-        **SIGNED_URL_OPTIONS,
     },
     factory=_file,
     url_option="root",
@@ -139,6 +132,7 @@ S3 = BackendSpec(
     parse_url=_s3_url,
     doc="Amazon S3 and S3-compatible services (needs objstore[s3])",
     network=True,
+    native_presign=True,
 )
 
 for _spec in (MEMORY, FILE, S3):

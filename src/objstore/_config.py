@@ -331,11 +331,16 @@ def _shared(raw: Mapping[str, Any]) -> Shared:
 
 
 def build(config: Config) -> Backend:
-    """Build the backend and wrap it in the configured layers."""
-    from .layers import CircuitBreakerLayer, PrefixLayer, ReadOnlyLayer
+    """Build the backend and wrap it in the configured layers.
+
+    Signed URLs sit above the prefix (URLs name the keys the user sees) and the
+    breaker (signing does no I/O), below read-only (which refuses ``PUT`` URLs).
+    """
+    from .layers import CircuitBreakerLayer, PrefixLayer, ReadOnlyLayer, SignedUrlLayer
 
     spec = REGISTRY.get(config.backend)
-    backend = spec.factory(config.section, config.shared)
+    section = config.section
+    backend = spec.factory(section, config.shared)
     shared = config.shared
     if shared.prefix:
         backend = PrefixLayer(backend, shared.prefix)
@@ -343,6 +348,8 @@ def build(config: Config) -> Backend:
         backend = CircuitBreakerLayer(
             backend, fail_max=shared.fail_max, reset_timeout=shared.reset_timeout
         )
+    if not spec.native_presign and (section["base_url"] or section["signing_key"]):
+        backend = SignedUrlLayer.from_section(backend, section)
     if shared.read_only:
         backend = ReadOnlyLayer(backend)
     return backend

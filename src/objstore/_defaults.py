@@ -8,6 +8,7 @@ them (a test checks the two agree).
 from __future__ import annotations
 
 MiB = 1 << 20
+GiB = 1 << 30
 
 # retries, timeouts, circuit breaker, worker pool (top-level sections of SPEC §7)
 MAX_ATTEMPTS = 5
@@ -22,6 +23,12 @@ MULTIPART_THRESHOLD = 16 * MiB
 PART_SIZE = 8 * MiB
 MAX_CONCURRENCY = 8
 
+# signed URLs and the server that serves them (SPEC §8)
+MAX_UPLOAD_SIZE = 5 * GiB  # what one presigned PUT may carry on S3, so both backends agree
+UPLOAD_IDLE_TIMEOUT = 60.0  # seconds the ASGI app waits for the next piece of an upload
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8080
+
 
 def connections_for(max_concurrency: int, max_workers: int = 0) -> int:
     """The default HTTP connection pool of an S3 store.
@@ -30,3 +37,15 @@ def connections_for(max_concurrency: int, max_workers: int = 0) -> int:
     ``AsyncStore`` to hold a connection.
     """
     return max(10, 2 * max_concurrency, max_workers)
+
+
+# signed URLs
+PRESIGN_EXPIRES = 3600
+
+# the fsspec adapter: fsspec's own default block size, and how many written blocks
+# may wait for the upload thread besides the one being stored
+FSSPEC_BLOCK_SIZE = 5 * MiB
+FSSPEC_UPLOAD_DEPTH = 1
+# get_file of a large object from a network store: parallel ranged gets of this size
+FSSPEC_DOWNLOAD_PART = 8 * MiB
+FSSPEC_DOWNLOAD_WORKERS = 4

@@ -15,7 +15,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote
 
-from . import _defaults
+from . import _defaults, _signed_urls
 from ._options import Option, Section
 from .errors import ConfigError
 
@@ -56,6 +56,10 @@ class BackendSpec:
         doc: One line for listings and error messages.
         network: The backend talks to a service over the network, so the circuit
             breaker is on by default (SPEC §7).
+        native_presign: The backend's ``presign`` makes URLs of its own (S3). Every
+            other backend gets objstore's signed URLs (SPEC §8): the registry adds
+            their keys (``base_url``, ``signing_key``, ``max_upload_size``,
+            ``cors_origins``) to its section.
     """
 
     name: str
@@ -65,6 +69,7 @@ class BackendSpec:
     parse_url: Callable[[SplitResult], dict[str, Any]] | None = None
     doc: str = ""
     network: bool = False
+    native_presign: bool = False
     origin: str = field(default="objstore", compare=False)
 
     def section_from_url(self, url: SplitResult) -> dict[str, Any]:
@@ -84,7 +89,9 @@ class _Registry:
         self._plugins: set[str] = set()  # names whose spec came from an entry point
         self._lock = threading.Lock()
 
-    def register(self, spec: BackendSpec) -> None:
+    def register(self, spec: BackendSpec) -> BackendSpec:
+        """Register ``spec`` (with the signed-URL keys added); return what was registered."""
+        spec = _with_signed_url_options(spec)
         with self._lock:
             if spec.name in self._specs:
                 other = self._specs[spec.name].origin
@@ -93,6 +100,7 @@ class _Registry:
                     "backend names must be unique"
                 )
             self._specs[spec.name] = spec
+        return spec
 
     def get(self, name: str) -> BackendSpec:
         spec = self._specs.get(name)
@@ -128,10 +136,23 @@ class _Registry:
             raise ConfigError(
                 f"entry point {name!r} ({entry.value}) must be a BackendSpec named {name!r}"
             )
-        spec = replace(spec, origin=_dist_name(entry))
-        self.register(spec)
+        registered = self.register(replace(spec, origin=_dist_name(entry)))
         self._plugins.add(name)
+        return registered
+
+
+def _with_signed_url_options(spec: BackendSpec) -> BackendSpec:
+    """``spec`` with the signed-URL keys in its section, unless it presigns natively."""
+    if spec.native_presign:
         return spec
+    taken = sorted(set(spec.options) & set(_signed_urls.OPTIONS))
+    if taken:
+        raise ConfigError(
+            f"backend {spec.name!r} declares {', '.join(taken)}, which objstore adds to every "
+            "backend for its signed URLs; rename them, or set native_presign=True if the "
+            "backend presigns by itself"
+        )
+    return replace(spec, options={**spec.options, **_signed_urls.OPTIONS})
 
 
 @functools.cache

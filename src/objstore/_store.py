@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from . import _checks
+from . import _checks, _signed_urls
+from ._defaults import PRESIGN_EXPIRES
 from ._events import EventCallback
 from ._keys import check_delimiter, check_key, check_prefix, prefix_can_match
 from ._models import Capabilities, CommonPrefix, ObjectInfo
@@ -279,6 +280,9 @@ class StoreBase:
             cursor.close()
 
     def _sync_presign(self, key: str, verb: str, seconds: int, content_type: str | None) -> str:
+        if not self._backend.capabilities.presign:
+            reason = _signed_urls.cannot_presign(self._backend, self._name)
+            raise UnsupportedOperationError(reason, key=key, backend=self._name)
         try:
             return self._backend.presign(
                 key, method=verb, expires=seconds, content_type=content_type
@@ -460,7 +464,7 @@ class Store(StoreBase):
         key: str,
         *,
         method: str = "GET",
-        expires: int | timedelta = 3600,
+        expires: int | timedelta = PRESIGN_EXPIRES,
         content_type: str | None = None,
     ) -> str:
         """Return a URL that lets a plain HTTP client ``GET`` or ``PUT`` the object.

@@ -288,8 +288,10 @@ class Backend(Protocol):
         """Return a URL granting ``method`` (``GET`` or ``PUT``) on ``key`` for ``expires``
         seconds, with no network call (``presign``).
 
-        MAY be left unimplemented; the store then uses signed URLs of its own
-        (SPEC §8) when ``base_url`` and ``signing_key`` are configured.
+        MAY be left unimplemented; the store calls it only when
+        ``capabilities.presign`` is true. A backend without it gets objstore's
+        signed URLs (SPEC §8) through configuration, unless its ``BackendSpec``
+        says ``native_presign=True``.
         """
         ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +94,37 @@ def test_get_stream_opens_at_the_call_like_its_twin(url: str, tmp_path: Path) ->
         stream = sync.get_stream("k")
         sync.delete("k")
         assert list(stream) == [b"data"]
+
+
+def test_uploads_from_async_sources_use_a_bounded_number_of_threads(
+    one_worker: objstore.AsyncStore,
+) -> None:
+    """Each such upload runs on a thread of its own; with one worker, at most four run
+    at once, the others wait on the loop holding nothing, and a cancelled waiter gives
+    its turn away."""
+
+    async def body() -> None:
+        gate = asyncio.Event()
+
+        async def stalls(i: int) -> AsyncIterator[bytes]:
+            yield f"upload {i}".encode()
+            await gate.wait()
+
+        def running() -> int:
+            return sum(t.name == "objstore-upload" for t in threading.enumerate())
+
+        async with one_worker as store:
+            uploads = [asyncio.ensure_future(store.put(f"u/{i}", stalls(i))) for i in range(7)]
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if running() == 4:
+                    break
+            assert running() == 4
+            uploads[6].cancel()  # waiting for a slot: it must not keep one
+            gate.set()
+            await asyncio.wait_for(asyncio.gather(*uploads[:6]), timeout=60)
+            assert [i.key async for i in store.list("u/")] == [f"u/{i}" for i in range(6)]
+            with pytest.raises(asyncio.CancelledError):
+                await uploads[6]
+
+    asyncio.run(body())

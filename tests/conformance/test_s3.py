@@ -18,7 +18,6 @@ import pytest
 from moto import mock_aws
 from moto.core.models import botocore_stubber as moto_stubber
 from servers import S3Server
-from test_builtin_backends import _PrefixDeviations
 
 import objstore
 from objstore.backends.s3 import S3Backend
@@ -161,7 +160,7 @@ class TestS3Rclone(_HeadersMayLagData, ConformanceSuite):
         assert not store.exists("big")
 
 
-class TestS3MotoServerUnderPrefix(_PrefixDeviations, _HeadersMayLagData, ConformanceSuite):
+class TestS3MotoServerUnderPrefix(_HeadersMayLagData, ConformanceSuite):
     """A ``PrefixLayer`` namespace in a bucket that also holds keys around it."""
 
     prefix = "some/prefix/"

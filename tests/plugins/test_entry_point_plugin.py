@@ -97,6 +97,9 @@ def test_plugin_is_selected_by_name_and_by_url_scheme(plugin: Path, tmp_path: Pa
             assert store.stat("hello.txt").content_type == "text/plain"
         with objstore.from_config({{"backend": "sqlite", "sqlite": {{"path": db}}}}) as store:
             assert [i.key for i in store.list()] == ["hello.txt"]
+        signed = {{"path": db, "base_url": "http://h.test/s", "signing_key": "k" * 16}}
+        with objstore.open({{"backend": "sqlite", "sqlite": signed}}) as store:
+            assert store.presign("hello.txt").startswith("http://h.test/s/hello.txt?")
         try:
             objstore.open({{"backend": "sqlite", "sqlite": {{"pth": db}}}})
         except objstore.ConfigError as exc:
@@ -106,7 +109,10 @@ def test_plugin_is_selected_by_name_and_by_url_scheme(plugin: Path, tmp_path: Pa
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "unknown key 'pth' in 'sqlite'; did you mean 'path'?; valid keys: path" in result.stdout
+    assert (
+        "unknown key 'pth' in 'sqlite'; did you mean 'path'?; valid keys: base_url, "
+        "cors_origins, max_upload_size, path, signing_key"
+    ) in result.stdout
 
 
 def test_plugin_passes_the_conformance_kit(plugin: Path, tmp_path: Path) -> None:

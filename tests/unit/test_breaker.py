@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 
@@ -15,6 +16,9 @@ from objstore.layers import CircuitBreakerLayer
 
 class Flaky(MemoryBackend):
     """A memory backend whose calls can be made to fail with a chosen error."""
+
+    # it presigns by itself, and says so (the store calls presign only then)
+    capabilities = dataclasses.replace(MemoryBackend.capabilities, presign=True)
 
     def __init__(self) -> None:
         super().__init__()

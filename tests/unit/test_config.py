@@ -63,8 +63,8 @@ def test_memory_url_takes_no_location() -> None:
     [
         (
             {"backend": "file", "file": {"rot": "/x"}},
-            "unknown key 'rot' in 'file'; did you mean 'root'?; valid keys: base_url, fsync, "
-            "metadata_storage, root, signing_key",
+            "unknown key 'rot' in 'file'; did you mean 'root'?; valid keys: base_url, "
+            "cors_origins, fsync, max_upload_size, metadata_storage, root, signing_key",
         ),
         (
             {"backend": "file", "fille": {}},
@@ -269,7 +269,7 @@ max_workers: 4
         assert SECRET not in repr(store)
     assert (tmp_path / "data" / "k").read_bytes() == b"v"
     config = _config.resolve(_config.read_file(path))
-    assert config.section["signing_key"] == SECRET
+    assert config.section["signing_key"] == (SECRET,)
     assert SECRET not in repr(config)
     assert (config.shared.fail_max, config.shared.reset_timeout) == (3, 30.0)
 
@@ -340,7 +340,7 @@ def test_secrets_never_appear_in_errors() -> None:
     cases = [
         {"backend": "s3", "s3": {"bucket": "b", "secret_access_key": [SECRET]}},
         {"backend": "s3", "s3": {"bucket": "b", "session_token": {"x": SECRET}}},
-        {"backend": "memory", "memory": {"signing_key": [SECRET]}},
+        {"backend": "memory", "memory": {"signing_key": [SECRET, {"x": SECRET}]}},
         {"backend": "s3", "s3": {"bucket": "b", "secret_acces_key": SECRET}},  # a typo
     ]
     for raw in cases:

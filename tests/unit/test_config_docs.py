@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from objstore import _builtin, _config
+from objstore import _config
+from objstore._registry import REGISTRY
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
 
@@ -18,9 +19,9 @@ KEYS = [
     ],
     *[(key, f"OBJSTORE_{key}".upper()) for key in _config.SHARED_SCALARS],
     *[
-        (f"{spec.name}.{key}", f"OBJSTORE_{spec.name}_{key}".upper())
-        for spec in (_builtin.FILE, _builtin.MEMORY, _builtin.S3)
-        for key in spec.options
+        (f"{name}.{key}", f"OBJSTORE_{name}_{key}".upper())
+        for name in ("file", "memory", "s3")
+        for key in REGISTRY.get(name).options
     ],
 ]
 

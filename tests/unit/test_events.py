@@ -250,14 +250,14 @@ def test_one_debug_line_per_operation(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_the_debug_level_is_read_at_every_call(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("objstore")
-    with objstore.open("memory://") as store:
-        with caplog.at_level(logging.DEBUG, logger="objstore"):  # restores the level after
-            logger.setLevel(logging.INFO)
-            store.exists("quiet")
-            logger.setLevel(logging.DEBUG)
-            store.exists("heard")
-            logger.setLevel(logging.INFO)
-            store.exists("quiet again")
+    # caplog restores the level afterwards
+    with objstore.open("memory://") as store, caplog.at_level(logging.DEBUG, logger="objstore"):
+        logger.setLevel(logging.INFO)
+        store.exists("quiet")
+        logger.setLevel(logging.DEBUG)
+        store.exists("heard")
+        logger.setLevel(logging.INFO)
+        store.exists("quiet again")
     assert [line.split(":", 2)[1] for line in caplog.messages] == [" memory exists 'heard'"]
 
 

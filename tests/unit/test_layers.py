@@ -8,7 +8,7 @@ import pytest
 
 import objstore
 from objstore.backends.memory import MemoryBackend
-from objstore.layers import CircuitBreakerLayer, ReadOnlyLayer
+from objstore.layers import CircuitBreakerLayer, ReadOnlyLayer, SignedUrlLayer
 
 
 class Outage(MemoryBackend):
@@ -105,8 +105,10 @@ def test_one_trial_call_after_the_timeout(parts: tuple[Outage, Clock, objstore.S
 def test_read_only_layer_passes_reads_and_refuses_writes() -> None:
     inner = MemoryBackend()
     objstore.Store(inner).put("k", b"v")
-    store = objstore.Store(ReadOnlyLayer(inner))
+    signed = SignedUrlLayer(inner, base_url="http://f.test", signing_key="k" * 32)
+    store = objstore.Store(ReadOnlyLayer(signed))
     assert store.get("k") == b"v"
+    assert store.presign("k").startswith("http://f.test/k?")
     assert [i.key for i in store.list()] == ["k"]
     with pytest.raises(objstore.PermissionDeniedError):
         store.put("new", b"x")

@@ -9,7 +9,11 @@ import pytest
 
 import objstore
 import objstore.backend
+import objstore.django
 import objstore.errors
+import objstore.fsspec
+import objstore.layers
+import objstore.server
 import objstore.testing
 
 SPEC_NAMES = {
@@ -20,7 +24,13 @@ SPEC_NAMES = {
 }
 
 
-@pytest.mark.parametrize("module", [objstore, objstore.errors, objstore.backend, objstore.testing])
+PUBLIC_MODULES = [
+    objstore, objstore.errors, objstore.backend, objstore.testing, objstore.layers,
+    objstore.server, objstore.fsspec, objstore.django,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
 def test_all_is_sorted_and_importable(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]
     assert names == sorted(names)

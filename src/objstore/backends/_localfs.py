@@ -4,9 +4,16 @@ Everything here works relative to directory file descriptors and never follows a
 symbolic link (``O_NOFOLLOW`` on every component), so no path inside the root
 can lead outside it, whatever was planted there.
 
-Internal names (temp files, the sidecar directory) start with U+0001: no
-portable key contains a control character, so no key can ever collide with
-them, and listings skip them like any other name that is not a valid key.
+Internal names (temp files, the staging and sidecar directories) start with
+U+0001: no portable key contains a control character, so no key can ever
+collide with them, and listings skip them like any other name that is not a
+valid key.
+
+Debris and how it is told apart from live work: a temp file that has a name
+(``\x01objstore-tmp-*``) belongs to a live writer only while that writer holds
+an ``flock`` on it, or while it holds the commit lock. So whoever holds the
+commit lock and can take a temp file's ``flock`` knows its writer is gone, and
+removes it (:func:`is_stale`).
 """
 
 from __future__ import annotations
@@ -14,13 +21,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import functools
 import os
 import stat
 import threading
 import weakref
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Iterable
 
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -29,11 +34,10 @@ O_TMPFILE = getattr(os, "O_TMPFILE", 0)
 
 INTERNAL = "\x01"
 TEMP_PREFIX = INTERNAL + "objstore-tmp-"
-SIDECAR_DIR = INTERNAL + "objstore-meta"
-XATTR_NAME = "user.objstore"
+STAGING_DIR = INTERNAL + "objstore-staging"
 _ATTEMPTS = 8  # retries when concurrent deletes keep pruning the directories we need
-
-EMPTY_METADATA: Mapping[str, str] = MappingProxyType({})
+#: errors that mean an entry vanished or changed kind under us (a concurrent delete or put)
+VANISHED = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP))
 
 
 def etag_of(st: os.stat_result) -> str:
@@ -48,144 +52,6 @@ def etag_of(st: os.stat_result) -> str:
 
 def temp_name() -> str:
     return TEMP_PREFIX + os.urandom(8).hex()
-
-
-# -- metadata records ---------------------------------------------------------------------
-# content type and metadata as length-prefixed UTF-8 fields: compact (an ext4 xattr
-# holds ~4 KiB), and any str survives, control characters included.
-
-_RECORD_MAGIC = b"objstore1;"
-
-
-def encode_record(content_type: str, metadata: Mapping[str, str]) -> bytes:
-    if not metadata:
-        return _content_type_record(content_type)
-    fields = [content_type, *(item for pair in sorted(metadata.items()) for item in pair)]
-    return _encode_fields(fields)
-
-
-@functools.lru_cache(maxsize=256)
-def _content_type_record(content_type: str) -> bytes:
-    return _encode_fields([content_type])  # most objects carry no metadata: reuse the bytes
-
-
-def _encode_fields(fields: list[str]) -> bytes:
-    out = [_RECORD_MAGIC]
-    for field in fields:
-        raw = field.encode("utf-8")
-        out.append(b"%d:" % len(raw))
-        out.append(raw)
-    return b"".join(out)
-
-
-def decode_record(record: bytes) -> tuple[str, Mapping[str, str]] | None:
-    """Parse a record; ``None`` if it is not one (a foreign or damaged attribute)."""
-    if not record.startswith(_RECORD_MAGIC):
-        return None
-    fields: list[str] = []
-    pos = len(_RECORD_MAGIC)
-    try:
-        while pos < len(record):
-            colon = record.index(b":", pos)
-            end = colon + 1 + int(record[pos:colon])
-            fields.append(record[colon + 1 : end].decode("utf-8"))
-            pos = end
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if len(fields) % 2 != 1 or pos != len(record):
-        return None
-    pairs = fields[1:]
-    metadata = dict(zip(pairs[::2], pairs[1::2], strict=True))
-    return fields[0], MappingProxyType(metadata) if metadata else EMPTY_METADATA
-
-
-class AttributeStore:
-    """Where content type and metadata live, committed atomically with the data."""
-
-    #: whether a missing record may mean "replaced while reading" (check ``st_nlink``)
-    racy_reads = False
-
-    def write(self, fd: int, etag: str, record: bytes) -> None:
-        raise NotImplementedError
-
-    def read(self, fd: int, etag: str) -> bytes | None:
-        raise NotImplementedError
-
-    def forget(self, etag: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class XattrStore(AttributeStore):
-    """An extended attribute on the data file itself, set on the temp file before rename."""
-
-    def write(self, fd: int, etag: str, record: bytes) -> None:
-        os.setxattr(fd, XATTR_NAME, record)
-
-    def read(self, fd: int, etag: str) -> bytes | None:
-        try:
-            return os.getxattr(fd, XATTR_NAME)
-        except OSError as exc:
-            if exc.errno in (errno.ENODATA, errno.ENOTSUP):
-                return None
-            raise
-
-
-class SidecarStore(AttributeStore):
-    """Fallback for filesystems without user xattrs: one small file per version.
-
-    The sidecar is named after the data file's etag and written before the data
-    file is renamed into place, so a reader that sees new data finds its record;
-    the old version's record is removed after the rename, so a reader that loses
-    that race sees the old file unlinked (``st_nlink == 0``) and starts over.
-    """
-
-    racy_reads = True
-
-    def __init__(self, root_fd: int):
-        self._root_fd = root_fd
-        self._fd: int | None = None
-        self._lock = threading.Lock()
-
-    def write(self, fd: int, etag: str, record: bytes) -> None:
-        meta = self._dir()
-        tmp = temp_name()
-        out = os.open(tmp, O_TEMP, 0o666, dir_fd=meta)
-        try:
-            write_all(out, memoryview(record))
-        finally:
-            os.close(out)
-        os.rename(tmp, etag, src_dir_fd=meta, dst_dir_fd=meta)
-
-    def read(self, fd: int, etag: str) -> bytes | None:
-        try:
-            src = os.open(etag, O_READ, dir_fd=self._dir())
-        except FileNotFoundError:
-            return None
-        try:
-            return os.read(src, 1 << 16)
-        finally:
-            os.close(src)
-
-    def forget(self, etag: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(etag, dir_fd=self._dir())
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def _dir(self) -> int:
-        if self._fd is None:
-            with self._lock:
-                if self._fd is None:
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(SIDECAR_DIR, dir_fd=self._root_fd)
-                    self._fd = os.open(SIDECAR_DIR, O_DIR, dir_fd=self._root_fd)
-        return self._fd
 
 
 # -- directories --------------------------------------------------------------------------
@@ -227,7 +93,9 @@ def open_dirs(root_fd: int, names: list[str], create: bool) -> DirChain:
     """Open the directories ``names`` below the root, creating them if asked.
 
     When creating, a directory that vanishes midway (a concurrent delete pruned
-    it) makes the walk start over from the root.
+    it) makes the walk start over from the root, and a failure (a full disk, a
+    file in the way) removes the directories it left empty. Call it under the
+    commit lock when creating, as deletes prune under it.
 
     Raises:
         FileNotFoundError: a directory is missing and ``create`` is false.
@@ -244,6 +112,8 @@ def open_dirs(root_fd: int, names: list[str], create: bool) -> DirChain:
                 raise
             continue
         except BaseException:
+            if create:
+                prune_dirs(chain)
             chain.close()
             raise
         return chain
@@ -267,8 +137,8 @@ def _open_dir(parent: int, name: str, create: bool, path: str) -> int:
 
 
 def prune_dirs(chain: DirChain) -> None:
-    """Remove the chain's directories, deepest first, while they are empty."""
-    for depth in range(len(chain.names) - 1, -1, -1):
+    """Remove the chain's open directories, deepest first, while they are empty."""
+    for depth in range(min(len(chain.names), len(chain.fds)) - 1, -1, -1):
         try:
             os.rmdir(chain.names[depth], dir_fd=chain.fds[depth])
         except OSError:
@@ -289,6 +159,15 @@ def is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode)
 
 
+def current_etag(dir_fd: int, name: str) -> str | None:
+    """The etag of the object ``name`` in ``dir_fd``; None if there is none."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return etag_of(st) if is_regular(st) else None
+
+
 def copy_fd(src: int, dst: int, size: int) -> None:
     """Copy ``size`` bytes between files in the kernel where it can (reflinks on btrfs/xfs)."""
     offset = 0
@@ -307,6 +186,117 @@ def copy_fd(src: int, dst: int, size: int) -> None:
             break
         write_all(dst, chunk)
         offset += len(chunk)
+
+
+# -- debris -------------------------------------------------------------------------------
+
+
+def lock_temp(fd: int) -> None:
+    """Mark a named temp file live: its ``flock`` is held for as long as ``fd`` is open.
+
+    Create the file and call this under the commit lock, so that no sweeper
+    (which holds it too) sees the file before it is marked.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def is_stale(dir_fd: int, name: str) -> bool:
+    """Whether the temp file ``name`` is debris: its writer is gone. Call under the commit lock."""
+    try:
+        fd = os.open(name, O_READ, dir_fd=dir_fd)
+    except OSError as exc:
+        return exc.errno in VANISHED  # gone already, or a link planted under our name
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def sweep(dir_fd: int) -> int:
+    """Remove the directory's stale temp files (under the commit lock); return how many."""
+    with os.scandir(dir_fd) as entries:
+        names = [entry.name for entry in entries if entry.name.startswith(TEMP_PREFIX)]
+    removed = 0
+    for name in names:
+        if is_stale(dir_fd, name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=dir_fd)
+            removed += 1
+    return removed
+
+
+def remove_debris_dir(parent: int, name: str) -> bool:
+    """Remove the directory ``name`` if it holds nothing but debris; under the commit lock.
+
+    Debris is empty directories and stale temp files, at any depth: what a
+    killed writer or another program can leave, which no listing shows and so
+    must not stop a key from being written.
+
+    Returns:
+        False if ``name`` is not a directory (nothing was removed), True if it was removed.
+
+    Raises:
+        OSError: ``ENOTEMPTY`` if it holds anything else (an object, a foreign
+            file, a live temp file); the debris found so far is gone anyway.
+    """
+    try:
+        fd = os.open(name, O_DIR, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            return False
+        raise
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    remove_debris_dir(fd, entry.name)
+                elif entry.name.startswith(TEMP_PREFIX) and is_stale(fd, entry.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.name, dir_fd=fd)
+                else:
+                    raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY))
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent)
+    return True
+
+
+# -- closing --------------------------------------------------------------------------------
+
+
+class Lifetime:
+    """Whether a store is closed, shared with the listings and streams it hands out,
+    which check it at every step (an attribute read: cheaper than a call)."""
+
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+
+def retire(fds: Iterable[int]) -> None:
+    """Point each descriptor at ``/dev/null``, keeping its number taken.
+
+    Closing a directory descriptor that a call on another thread is about to
+    use would let that call act on whatever file reuses the number next, maybe
+    outside the root. A retired number fails such a call (``ENOTDIR``) instead;
+    :func:`close_all` frees the numbers once nothing can use them.
+    """
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for fd in fds:
+            os.dup2(null, fd, inheritable=False)
+    finally:
+        os.close(null)
+
+
+def close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 # -- the commit lock ----------------------------------------------------------------------
@@ -336,8 +326,10 @@ class CommitLock:
             raise
 
     def __exit__(self, *exc_info: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._mutex.release()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:  # a KeyboardInterrupt here must not leave the thread lock held
+            self._mutex.release()
 
     def _open(self) -> int:
         return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._root_fd)
@@ -351,11 +343,10 @@ class CommitLock:
         self._mutex = threading.Lock()
         self._fd = self._open()
 
-    def close(self) -> None:
+    def release(self) -> int:
+        """Stop following forks and hand over the descriptor, for the backend to retire."""
         _LIVE_LOCKS.discard(self)
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd = -1
+        return self._fd
 
 
 _LIVE_LOCKS: weakref.WeakSet[CommitLock] = weakref.WeakSet()

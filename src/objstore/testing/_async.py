@@ -15,6 +15,7 @@ import pytest
 from .._async_store import AsyncStore
 from ..errors import NotFoundError, StoreClosedError
 from . import ConformanceSuite
+from ._budget import KeyBudget
 from ._helpers import keys_of, pattern
 from ._portal import BlockingStore, Portal
 
@@ -50,6 +51,10 @@ class AsyncConformanceSuite(ConformanceSuite):
     @pytest.fixture
     def store(self, async_store: AsyncStore, portal: Portal) -> BlockingStore:
         return BlockingStore(async_store, portal)
+
+    @pytest.fixture
+    def key_budget(self, async_store: AsyncStore) -> KeyBudget:
+        return KeyBudget.of(async_store)
 
     # -- async sources -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pytest
 from .._models import ObjectInfo
 from .._store import Store
 from ..errors import InvalidKeyError, NotFoundError, ObjstoreError
+from ._budget import KeyBudget
 from ._helpers import INVALID_KEYS, NON_STR_KEYS, WEIRD_KEYS, keys_of, pattern
 
 
@@ -92,19 +93,24 @@ class KeyTests:
         assert store.get(decomposed) == b"nfd"
         assert sorted(keys_of(store.list())) == sorted([composed, decomposed])
 
-    def test_keys_longest_valid_key(self, store: Store) -> None:
-        key = "/".join(["s" * 255] * 3 + ["u" * 250, "t" * 5])  # 1024 bytes, segments <= 255
-        assert len(key.encode()) == 1024
+    def test_keys_longest_valid_key(self, store: Store, key_budget: KeyBudget) -> None:
+        key = key_budget.longest_key()  # 1024 bytes, less what a namespace prefix takes
+        assert len(key.encode()) == key_budget.max_bytes
         store.put(key, b"long")
         assert store.get(key) == b"long"
         assert keys_of(store.list()) == [key]
+        with pytest.raises(InvalidKeyError):
+            store.put(key + "x", b"one byte too long")
+        assert keys_of(store.list()) == [key]
 
-    def test_keys_multibyte_length_counts_utf8_bytes(self, store: Store) -> None:
-        key = "é" * 127  # 254 bytes in one segment
+    def test_keys_multibyte_length_counts_utf8_bytes(
+        self, store: Store, key_budget: KeyBudget
+    ) -> None:
+        key = "é" * (key_budget.first_segment_bytes // 2)  # 254 bytes in one segment, or less
         store.put(key, b"x")
         assert store.get(key) == b"x"
         with pytest.raises(InvalidKeyError):
-            store.put("é" * 128, b"x")  # 256 bytes in one segment
+            store.put(key + "éé", b"x")  # 2 or 3 bytes past the limit of a segment
 
 
 class PutTests:

@@ -1,61 +1,15 @@
-"""The ``objstore`` command line (also ``python -m objstore``)."""
+"""``objstore demo``: the newcomer's walk-through of the main calls."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable, Sequence
-
-from ._store import Store
-from ._version import __version__
-from .errors import ObjstoreError, PreconditionFailedError
-
-DEFAULT_URL = "file://./objstore-data"
+from .._store import Store
+from .._version import __version__
+from ..errors import PreconditionFailedError
+from ._base import Command, Context
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (errors: one line, status 1)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return 2
-    try:
-        run: Callable[[argparse.Namespace], int] = args.run
-        return run(args)
-    except ObjstoreError as exc:
-        print(f"objstore: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="objstore",
-        description="One storage interface over local files and S3-compatible stores.",
-    )
-    parser.add_argument("--version", action="version", version=f"objstore {__version__}")
-    parser.add_argument(
-        "--url", default=DEFAULT_URL, help=f"the store to use (default: {DEFAULT_URL})"
-    )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo", help="walk through put, get, list, a conditional write and copy"
-    )
-    demo.set_defaults(run=_demo)
-    return parser
-
-
-def _open(args: argparse.Namespace) -> Store:
-    from . import open as open_store
-
-    return open_store(args.url)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        _DemoTour(store, args.url).run()
+def _demo(ctx: Context) -> int:
+    _DemoTour(ctx.store(), ctx.describe()).run()
     return 0
 
 
@@ -72,7 +26,7 @@ class _DemoTour:
         self.listing()
         self.conditional_writes()
         self.copy()
-        print("\nObjects are plain files: look in ./objstore-data/demo (or your --url root).")
+        print("\nObjects are plain files: look in ./objstore-data/demo (or your store's root).")
 
     def step(self, title: str) -> None:
         print(f"== {title}")
@@ -122,3 +76,11 @@ class _DemoTour:
             f"   copy -> {copied.key} content_type={copied.content_type} "
             f"metadata={dict(copied.metadata or {})}"
         )
+
+
+DEMO = Command(
+    "demo",
+    "walk through put, get, list, a conditional write and copy",
+    "objstore demo   (on ./objstore-data, or the store of --url/--config)",
+    _demo,
+)
