@@ -15,7 +15,8 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -23,6 +24,9 @@ import objstore
 from objstore.backend import note_retry
 from objstore.backends.memory import MemoryBackend
 from objstore.layers import CircuitBreakerLayer
+
+if TYPE_CHECKING:
+    from telemetry import Telemetry
 
 DATA = bytes(range(256)) * 4  # 1 KiB
 
@@ -452,7 +456,9 @@ def test_an_unobserved_local_store_does_no_bookkeeping(tmp_path: Path) -> None:
 SIGNING_KEY = "planted-signing-key-0123456789"
 
 
-def test_no_secret_in_events_or_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_in_events_log_lines_or_spans(
+    caplog: pytest.LogCaptureFixture, telemetry: Telemetry
+) -> None:
     events: list[objstore.Event] = []
     config = {
         "backend": "memory",
@@ -461,12 +467,13 @@ def test_no_secret_in_events_or_log_lines(caplog: pytest.LogCaptureFixture) -> N
     with objstore.open(config) as store, caplog.at_level(logging.DEBUG, logger="objstore"):
         store.subscribe(events.append)
         store.put("k", b"x")
-        urls = []
-        for method in ("GET", "PUT"):
-            with contextlib.suppress(objstore.UnsupportedOperationError):
-                urls.append(store.presign("k", method=method))
-    signatures = [url.rsplit("=", 1)[-1] for url in urls]
-    text = repr(events) + "".join(r.getMessage() for r in caplog.records)
-    assert [e.op for e in events] == ["put", "presign", "presign"]
+        urls = [store.presign("k"), store.presign("k", method="PUT", content_type="text/plain")]
+        with pytest.raises(objstore.NotFoundError):
+            store.get("missing")
+    signatures = [parse_qs(urlsplit(url).query)["X-Objstore-Signature"][0] for url in urls]
+    logged = "".join(r.getMessage() for r in caplog.records)
+    text = repr(events) + logged + telemetry.everything()
+    assert [e.op for e in events] == ["put", "presign", "presign", "get"]
+    assert "objstore.presign" in telemetry.everything()  # the spans were there to search
     for secret in (SIGNING_KEY, *signatures):
         assert secret not in text
