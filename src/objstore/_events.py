@@ -20,6 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 logger = logging.getLogger("objstore")
+# A library's logger gets a NullHandler and nothing else (the logging HOWTO): where
+# the application configured no logging, Python's last-resort handler would print
+# every WARNING to stderr — a line the command line's one-line errors do not want.
+logger.addHandler(logging.NullHandler())
 
 OK = "ok"
 
