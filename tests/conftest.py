@@ -28,14 +28,16 @@ def _telemetry_session() -> Telemetry:
 
 
 @pytest.fixture
-def telemetry(_telemetry_session: Telemetry) -> Telemetry:
+def telemetry(_telemetry_session: Telemetry) -> Iterator[Telemetry]:
     """OpenTelemetry's SDK with in-memory span and metric exporters, emptied for each test.
 
     Installing it configures OpenTelemetry for the rest of the session: stores
-    then trace every operation, which changes no behaviour.
+    then make a span per operation, which changes no behaviour; the spans are
+    recorded only during the tests that use this fixture.
     """
     _telemetry_session.reset()
-    return _telemetry_session
+    yield _telemetry_session
+    _telemetry_session.stop()
 
 
 @pytest.fixture(scope="session")

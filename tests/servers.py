@@ -46,6 +46,7 @@ class S3Server:
     provider: str
     verify: bool | str = True
     region: str = "us-east-1"
+    second_keys: tuple[str, str] | None = None  # another key pair the server accepts
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _client: Any = field(default=None, repr=False)
@@ -260,9 +261,10 @@ def rclone_server(directory: Path) -> Iterator[S3Server]:
     root = directory / "data"
     root.mkdir()
     key_id, secret = "objstore-test-key", "objstore-test-secret-0123456789"
+    second = ("objstore-rotated-key", "objstore-rotated-secret-9876543210")
     command = [
         binary, "serve", "s3", "--addr", "127.0.0.1:0", "--auth-key", f"{key_id},{secret}",
-        "--config", os.devnull, str(root),
+        "--auth-key", ",".join(second), "--config", os.devnull, str(root),
     ]  # fmt: skip
     log = directory / "rclone.log"
     process, port = _launch(command, log, r"Starting s3 server on \[http://127\.0\.0\.1:(\d+)/")
@@ -274,6 +276,7 @@ def rclone_server(directory: Path) -> Iterator[S3Server]:
         provider="rclone",
         log=log,
         process=process,
+        second_keys=second,
     )
     with _serving(server):
         yield server

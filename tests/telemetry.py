@@ -2,8 +2,11 @@
 
 A process can set its tracer and meter providers only once, so the
 ``telemetry`` fixture (tests/conftest.py) installs them on first use and each
-test starts from empty exporters. Metrics use delta temporality: what a test
-reads is what happened since it started.
+test starts from empty exporters. Spans are recorded only while a test holds
+the fixture (a sampler that drops them otherwise), so the thousands of
+operations of the tests that follow neither pile up in memory nor pay for the
+SDK's spans. Metrics use delta temporality: what a test reads is what happened
+since it started.
 """
 
 from __future__ import annotations
@@ -17,16 +20,41 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+
+class Switch(Sampler):
+    """Records every span while on, none while off."""
+
+    on = False
+
+    def should_sample(
+        self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+        attributes: Any = None, *args: Any, **kwargs: Any,
+    ) -> SamplingResult:  # fmt: skip
+        # the result's attributes become the span's: hand the span's own back
+        decision = Decision.RECORD_AND_SAMPLE if self.on else Decision.DROP
+        return SamplingResult(decision, attributes if self.on else None)
+
+    def get_description(self) -> str:
+        return "Switch"
 
 
 @dataclass
 class Telemetry:
     exporter: InMemorySpanExporter
     reader: InMemoryMetricReader
+    switch: Switch
 
     def reset(self) -> None:
+        """Start recording, from empty exporters."""
         self.exporter.clear()
         self.reader.get_metrics_data()  # delta temporality: reading empties it
+        self.switch.on = True
+
+    def stop(self) -> None:
+        self.switch.on = False
+        self.exporter.clear()
 
     def spans(self, prefix: str = "") -> list[ReadableSpan]:
         """Finished spans whose name starts with ``prefix``, in the order they ended."""
@@ -56,10 +84,11 @@ class Telemetry:
 
 def install() -> Telemetry:
     exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
+    switch = Switch()
+    tracer_provider = TracerProvider(sampler=switch)
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(tracer_provider)
     delta = AggregationTemporality.DELTA
     reader = InMemoryMetricReader(preferred_temporality={Counter: delta, Histogram: delta})
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    return Telemetry(exporter, reader)
+    return Telemetry(exporter, reader, switch)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
+from . import _defaults
 from ._options import (
     REQUIRED,
     Option,
@@ -72,13 +73,14 @@ def _s3_url(url: SplitResult) -> dict[str, Any]:
 
 
 def _s3(section: Section, shared: Shared) -> Backend:
-    from .backends._s3_presets import default_connections
     from .backends.s3 import S3Backend
     from .layers import PrefixLayer
 
     options = {key: section[key] for key in section.values if key != "prefix"}
     # every worker of an AsyncStore may hold a connection: size the pool for them too
-    connections = max(default_connections(options["max_concurrency"]), shared.max_workers)
+    connections = options.pop("max_connections") or _defaults.connections_for(
+        options["max_concurrency"], shared.max_workers
+    )
     backend: Backend = S3Backend(
         options.pop("bucket"),
         max_connections=connections,
@@ -124,9 +126,21 @@ S3 = BackendSpec(
         "nested_keys": Option(optional(as_bool), None, doc="the service holds a and a/b"),
         "batch_delete_size": Option(optional(as_int(1)), None, doc="keys per DeleteObjects"),
         "verify": Option(bool_or_path, True, doc="TLS verification: true, false or a CA bundle"),
-        "multipart_threshold": Option(as_size, 16 << 20, doc="larger uploads go in parts"),
-        "part_size": Option(as_size, 8 << 20, doc="size of each uploaded part"),
-        "max_concurrency": Option(as_int(1), 8, doc="parts in flight at once"),
+        "multipart_threshold": Option(
+            as_size, _defaults.MULTIPART_THRESHOLD, doc="larger uploads go in parts"
+        ),
+        "part_size": Option(as_size, _defaults.PART_SIZE, doc="size of each uploaded part"),
+        "max_concurrency": Option(
+            as_int(1), _defaults.MAX_CONCURRENCY, doc="parts (and ranges of big reads) in flight"
+        ),
+        "max_connections": Option(
+            optional(as_int(1)), None, doc="HTTP connection pool size (default: computed)"
+        ),
+        "transport": Option(
+            one_of("native", "boto3"),
+            _defaults.S3_TRANSPORT,
+            doc="native: objstore's own signed HTTP, sync and async; boto3: boto3's client",
+        ),
     },
     factory=_s3,
     parse_url=_s3_url,

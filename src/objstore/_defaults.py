@@ -7,6 +7,8 @@ them (a test checks the two agree).
 
 from __future__ import annotations
 
+from typing import Final
+
 MiB = 1 << 20
 GiB = 1 << 30
 
@@ -22,6 +24,8 @@ MAX_WORKERS = 16
 MULTIPART_THRESHOLD = 16 * MiB
 PART_SIZE = 8 * MiB
 MAX_CONCURRENCY = 8
+S3_TRANSPORT: Final = "native"  # objstore's own SigV4 over http.client / aiohttp; or "boto3"
+PARALLEL_READ_THRESHOLD = 64 * MiB  # bigger reads go in parallel ranges of PART_SIZE
 
 # signed URLs and the server that serves them (SPEC §8)
 MAX_UPLOAD_SIZE = 5 * GiB  # what one presigned PUT may carry on S3, so both backends agree

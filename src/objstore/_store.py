@@ -50,6 +50,14 @@ _BUILTIN_ERRORS: tuple[tuple[type[Exception], type[ObjstoreError], str], ...] = 
     (TimeoutError, UnavailableError, "backend timed out"),
 )
 
+# How to turn conditional writes on where a preset turned them off.
+_CONDITIONAL_HINTS = {
+    "s3": (
+        "; this store's provider preset says the service does not honour them: if yours "
+        "does (docs/s3.md, Providers), set conditional_writes: true in its s3 section"
+    ),
+}
+
 PutArgs = tuple[str, str, dict[str, str], WriteMode]
 CopyArgs = tuple[str, str, WriteMode]
 ListArgs = tuple[str, "str | None", "str | None"]
@@ -177,9 +185,10 @@ class StoreBase:
 
     def _require_conditional(self, key: str) -> None:
         if not self._backend.capabilities.conditional_put:
+            hint = _CONDITIONAL_HINTS.get(self._name, "")
             raise UnsupportedOperationError(
                 f"the {self._name} backend cannot do conditional writes (if_match / "
-                "if_none_match) race-free, so it refuses them rather than ignore them",
+                f"if_none_match) race-free, so it refuses them rather than ignore them{hint}",
                 key=key,
                 backend=self._name,
             )

@@ -484,4 +484,4 @@ def test_s3_connection_pool_covers_the_async_workers(workers: int, expected: int
     )
     while hasattr(backend, "inner"):
         backend = backend.inner
-    assert backend.client.meta.config.max_pool_connections == expected  # type: ignore[attr-defined]
+    assert backend.options.max_connections == expected  # type: ignore[attr-defined]

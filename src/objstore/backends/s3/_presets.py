@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Literal, cast, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ConfigError
+from ... import _defaults
+from ...errors import ConfigError
 
 Provider = Literal["aws", "minio", "r2", "b2", "ceph", "rclone", "other"]
+Transport = Literal["native", "boto3"]
 AddressingStyle = Literal["auto", "path", "virtual"]
 Checksums = Literal["when_supported", "when_required"]
 
@@ -72,14 +74,14 @@ PRESETS: dict[Provider, Preset] = {
     "aws": Preset("auto", True, "when_supported", True, content_md5=False),
     "minio": Preset(
         "path",
-        False,
+        True,
         "when_required",
         False,
         conflict_codes=frozenset({"XMinioParentIsObject", "XMinioObjectExistsAsDirectory"}),
     ),
     "r2": Preset("path", True, "when_required", True, uniform_parts=True),
     "b2": Preset("path", False, "when_required", True),
-    "ceph": Preset("path", False, "when_required", True),
+    "ceph": Preset("path", True, "when_required", True),
     "rclone": Preset(
         "path",
         False,
@@ -106,6 +108,7 @@ class S3Options:
     session_token: str | None
     profile: str | None
     provider: Provider
+    transport: Transport
     preset: Preset
     addressing_style: AddressingStyle
     conditional_writes: bool
@@ -137,6 +140,7 @@ class S3Options:
 def resolve(bucket: object, provider: object, given: dict[str, object]) -> S3Options:
     """Merge ``given`` (constructor keywords) with the provider's preset; check everything."""
     _check_choice("provider", provider, get_args(Provider))
+    _check_choice("transport", given["transport"], get_args(Transport))
     preset = PRESETS[provider]  # type: ignore[index]
     picked = {name: _or(given[name], getattr(preset, name)) for name in _PRESET_OPTIONS}
     _check_choice("addressing_style", picked["addressing_style"], get_args(AddressingStyle))
@@ -152,8 +156,10 @@ def resolve(bucket: object, provider: object, given: dict[str, object]) -> S3Opt
     return S3Options(
         bucket=_check_bucket(bucket),
         provider=provider,  # type: ignore[arg-type]
+        transport=given["transport"],  # type: ignore[arg-type]
         preset=preset,
-        max_connections=connections or default_connections(cast(int, given["max_concurrency"])),
+        max_connections=connections
+        or _defaults.connections_for(cast(int, given["max_concurrency"])),
         **picked,  # type: ignore[arg-type]
         **{name: given[name] for name in _PASSED_THROUGH},  # type: ignore[arg-type]
     )
@@ -169,12 +175,6 @@ _PASSED_THROUGH = (
     *_OPTIONAL_STRINGS, "verify", "multipart_threshold", "part_size", "max_concurrency",
     "max_attempts", "connect_timeout", "read_timeout",
 )  # fmt: skip
-
-
-def default_connections(max_concurrency: int) -> int:
-    """The connection pool when none is given: room for every part of an upload in
-    flight and as many other calls, and never below botocore's default of 10."""
-    return max(10, 2 * max_concurrency)
 
 
 def _or(value: object, default: object) -> object:
