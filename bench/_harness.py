@@ -1,48 +1,40 @@
-"""What the benchmark scripts share: inputs, timing, statistics, the report and the command line.
+"""The benchmarks' harness: timing, statistics, the report and the command line.
 
-``bench_local.py``, ``bench_s3.py`` and ``bench_async.py`` import this module
-(run as ``python bench/bench_x.py``, the script's directory is on
-``sys.path``), and so does ``side_worker.py``, which runs in the side
-virtualenv: only the standard library is imported here. The calls the
-contestants make (``ObjstoreCalls``...) import their library when first used.
+A script subclasses :class:`Bench` (options, contestants, one round, the report)
+and times its runs through a :class:`Runner` (interleaved in a shuffled order,
+settled, checked). ``side_worker.py`` imports this module in the side
+virtualenv, so only the standard library is imported here.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-    import objstore
-
-    ConfigT = TypeVar("ConfigT", bound=DataclassInstance)
-
-KIB = 1 << 10
-MIB = 1 << 20
+KIB, MIB = 1 << 10, 1 << 20
 CHUNK = MIB  # the read/write unit of every streamed file transfer
-RAW = "raw"  # the baseline of bench_local.py and bench_s3.py: plain Python, plain boto3
+RAW = "raw"  # the usual baseline: plain Python, plain boto3
 BENCH_DIR = Path(__file__).resolve().parent
-
-Buffer = Any  # bytes, or a library's own buffer type (obstore.Bytes)
-
-
-# -- inputs -----------------------------------------------------------------------------------
+Job = Callable[[], object]
 
 
 def make_data(seed: int, size: int) -> bytes:
@@ -56,7 +48,7 @@ def flat_keys(n: int) -> list[str]:
 
 
 def make_source_file(directory: Path, size: int) -> Path:
-    """The file every contestant uploads, created once."""
+    """The big file the contestants upload, created once."""
     path = directory / f"source-{size}.bin"
     chunk = os.urandom(CHUNK)
     with open(path, "wb") as out:
@@ -66,274 +58,56 @@ def make_source_file(directory: Path, size: int) -> Path:
     return path
 
 
-def botocore_settings() -> dict[str, Any]:
-    """The botocore settings of every botocore-based contestant, for a fair comparison.
-
-    Checksums ``when_required`` (rclone refuses boto3's default trailing
-    checksums; objstore's presets for S3-compatibles use the same),
-    path-style addressing, SigV4, standard retries. A fresh dict every call.
-    """
-    return {
-        "signature_version": "s3v4",
-        "s3": {"addressing_style": "path"},
-        "retries": {"mode": "standard", "total_max_attempts": 5},
-        "request_checksum_calculation": "when_required",
-        "response_checksum_validation": "when_required",
-    }
-
-
-# -- synchronous contestants (bench_local.py, bench_s3.py) ------------------------------------
+# -- timing -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ListSummary:
-    """What a listing saw: how many objects, and their total size (None if not asked for)."""
-
-    count: int
-    total_size: int | None
-
-
-class SyncAdapter:
-    """One library doing the benchmark's jobs in a store of its own (a directory, a bucket).
-
-    Subclasses implement every job the most natural way their library documents.
-    """
-
-    name = ""
-
-    def put(self, key: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def get(self, key: str) -> Buffer:
-        raise NotImplementedError
-
-    def stat(self, key: str) -> int:
-        """Return the object's size."""
-        raise NotImplementedError
-
-    def delete(self, key: str) -> None:
-        raise NotImplementedError
-
-    def list(self) -> ListSummary:
-        """List every object in the store, touching each entry's key and size."""
-        raise NotImplementedError
-
-    def put_file(self, key: str, src: Path) -> None:
-        raise NotImplementedError
-
-    def get_file(self, key: str, dst: Path) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        return None
-
-
-def put_all(adapter: SyncAdapter, keys: Sequence[str], data: bytes) -> None:
-    for key in keys:
-        adapter.put(key, data)
-
-
-def get_all(adapter: SyncAdapter, keys: Sequence[str]) -> int:
-    total = 0
-    for key in keys:
-        total += len(adapter.get(key))
-    return total
-
-
-def stat_all(adapter: SyncAdapter, keys: Sequence[str]) -> int:
-    total = 0
-    for key in keys:
-        total += adapter.stat(key)
-    return total
-
-
-def delete_all(adapter: SyncAdapter, keys: Sequence[str]) -> None:
-    for key in keys:
-        adapter.delete(key)
-
-
-def download(adapter: SyncAdapter, key: str, dst: Path) -> int:
-    adapter.get_file(key, dst)
-    return dst.stat().st_size
-
-
-class ObjstoreCalls(SyncAdapter):
-    """objstore's public ``Store`` API on ``self.store`` (the subclass opens it); not get_file."""
-
-    store: objstore.Store
-
-    def put(self, key: str, data: bytes) -> None:
-        self.store.put(key, data)
-
-    def get(self, key: str) -> bytes:
-        return self.store.get(key)
-
-    def stat(self, key: str) -> int:
-        return self.store.stat(key).size
-
-    def delete(self, key: str) -> None:
-        self.store.delete(key)
-
-    def list(self) -> ListSummary:
-        found = total = 0
-        for info in self.store.list():
-            found += bool(info.key)
-            total += info.size  # type: ignore[union-attr]  # no delimiter: ObjectInfo only
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        with open(src, "rb") as source:
-            self.store.put(key, source)
-
-    def close(self) -> None:
-        self.store.close()
-
-
-class ObstoreCalls(SyncAdapter):
-    """obstore's functions on ``self.store`` (a ``LocalStore`` or ``S3Store``); not get_file."""
-
-    store: Any
-
-    def put(self, key: str, data: bytes) -> None:
-        import obstore
-
-        obstore.put(self.store, key, data)
-
-    def get(self, key: str) -> Buffer:
-        import obstore
-
-        return obstore.get(self.store, key).bytes()  # obstore.Bytes: a zero-copy buffer
-
-    def stat(self, key: str) -> int:
-        import obstore
-
-        size: int = obstore.head(self.store, key)["size"]
-        return size
-
-    def delete(self, key: str) -> None:
-        import obstore
-
-        obstore.delete(self.store, key)
-
-    def list(self) -> ListSummary:
-        import obstore
-
-        found = total = 0
-        for batch in obstore.list(self.store):
-            for meta in batch:
-                found += bool(meta["path"])
-                total += meta["size"]
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        import obstore
-
-        # A Path: locally about twice as fast as a file object; on S3 a multipart
-        # upload, 5 MiB parts, 12 at once.
-        obstore.put(self.store, key, src)
-
-
-class OpendalCalls(SyncAdapter):
-    """opendal's ``Operator`` on ``self.op`` (the subclass makes it); 1 MiB streamed transfers."""
-
-    op: Any
-
-    def put(self, key: str, data: bytes) -> None:
-        self.op.write(key, data)
-
-    def get(self, key: str) -> bytes:
-        data: bytes = self.op.read(key)
-        return data
-
-    def stat(self, key: str) -> int:
-        size: int = self.op.stat(key).content_length
-        return size
-
-    def delete(self, key: str) -> None:
-        self.op.delete(key)
-
-    def list(self) -> ListSummary:
-        found = total = 0
-        for entry in self.op.list("", recursive=True):
-            meta = entry.metadata
-            if meta.is_file:  # the recursive listing also yields directories
-                found += bool(entry.path)
-                total += meta.content_length
-        return ListSummary(found, total)
-
-    def put_file(self, key: str, src: Path) -> None:
-        with open(src, "rb") as source, self.op.open(key, "wb") as out:
-            while chunk := source.read(CHUNK):
-                out.write(chunk)
-
-    def get_file(self, key: str, dst: Path) -> None:
-        with self.op.open(key, "rb") as source, open(dst, "wb") as out:
-            while chunk := source.read(CHUNK):
-                out.write(chunk)
-
-
-# -- timing and results -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One row of the report: what was timed, and how to express it as a rate."""
-
-    id: str
-    label: str
-    ops: int = 0  # operations per run, for ops/s (small-object workloads)
-    nbytes: int = 0  # bytes per run, for MiB/s (big transfers)
-
-
-@dataclass(frozen=True)
-class PrimedWorkload(Workload):
-    """A workload that also says how much memory to prime before each run (see settle)."""
-
-    fresh_memory: int = 0  # bytes of new pages (page cache, buffers) one run needs
-
-
-@dataclass
-class Results:
-    """Seconds per run, by workload id and contestant name."""
-
-    workloads: dict[str, Workload] = field(default_factory=dict)
-    times: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-
-    def add(self, workload: Workload, contestant: str, seconds: float) -> None:
-        self.workloads.setdefault(workload.id, workload)
-        self.times.setdefault(workload.id, {}).setdefault(contestant, []).append(seconds)
-
-    def median(self, workload_id: str, contestant: str) -> float | None:
-        runs = self.times.get(workload_id, {}).get(contestant)
-        return statistics.median(runs) if runs else None
-
-
-def shuffled(rng: random.Random, names: Iterable[str]) -> list[str]:
-    """``names`` in a fresh order from ``rng``."""
-    order = list(names)
-    rng.shuffle(order)
-    return order
-
-
-def settle(enabled: bool, directory: Path, fresh_memory: int) -> None:
-    """Quiet the system before a timed run: flush dirty pages, then ready the memory."""
-    if not enabled:
-        return
-    os.sync()  # earlier writes' writeback must not land in this timing
-    if fresh_memory:
-        prime_memory(directory, fresh_memory)
+class Measured:
+    """One timed run: its seconds, what it returned, and other figures (``lag``...)."""
+
+    seconds: float
+    out: object = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def timed(job: Job) -> Measured:
+    """Collect garbage, then run ``job`` once; a job that timed itself returns a Measured."""
+    gc.collect()
+    start = time.perf_counter()
+    out = job()
+    seconds = time.perf_counter() - start
+    return out if isinstance(out, Measured) else Measured(seconds, out)
+
+
+async def timed_batch(batch: Callable[[], Awaitable[object]], interval: float = 0.005) -> Measured:
+    """Run one batch of coroutines while a probe task on the same loop sleeps ``interval``
+    again and again: its worst overshoot is ``extra["lag"]`` (work holding the loop shows)."""
+    worst = 0.0
+
+    async def probe() -> None:
+        nonlocal worst
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(interval)
+            worst = max(worst, time.perf_counter() - start - interval)
+
+    gc.collect()
+    task = asyncio.get_running_loop().create_task(probe())
+    await asyncio.sleep(0)  # let it take its first timestamp
+    try:
+        start = time.perf_counter()
+        out = await batch()
+        seconds = time.perf_counter() - start
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return Measured(seconds, out, {"lag": worst})
 
 
 def prime_memory(directory: Path, size: int) -> None:
-    """Write and delete a throwaway file of ``size`` bytes, so ``size`` bytes of pages are ready.
-
-    On a virtual machine with free page reporting (virtio-balloon), pages the
-    guest freed a while ago are handed back to the host, and touching them again
-    costs a fault in the host: writes into the page cache then run ~10x slower,
-    at random. The kernel reuses the pages freed most recently first, so the
-    timed run that follows gets pages that are backed, whoever runs it
-    (bench/README.md, "Why the memory priming").
-    """
+    """Write and delete a throwaway file of ``size`` bytes: the kernel reuses the pages freed
+    last first, so the next timed run gets pages the host backs (bench/README.md, "Why the
+    memory priming": free page reporting makes the others ~10x slower to touch)."""
     path = directory / "prime.bin"
     zeros = bytes(CHUNK)
     with open(path, "wb") as out:
@@ -342,87 +116,72 @@ def prime_memory(directory: Path, size: int) -> None:
     path.unlink()
 
 
-def timed_call(run: Callable[[], object]) -> tuple[float, object]:
-    """Collect garbage, then run ``run`` once; return the seconds it took and what it returned."""
-    gc.collect()
-    start = time.perf_counter()
-    out = run()
-    return time.perf_counter() - start, out
+@dataclass(frozen=True)
+class Workload:
+    """One row of the report: what was timed, and how to express it as a rate."""
+
+    id: str
+    label: str
+    ops: int = 0  # operations per run, for ops/s
+    nbytes: int = 0  # bytes per run, for MiB/s (big transfers)
+    fresh_memory: int = 0  # bytes of new pages (page cache, buffers) one run needs
 
 
-def check(name: str, workload: Workload, out: object, expect: object) -> None:
-    """Fail unless a run returned ``expect`` (None: nothing to check)."""
-    if expect is not None and out != expect:
-        raise AssertionError(f"{name} / {workload.label}: got {out!r}, expected {expect!r}")
+@dataclass
+class Results:
+    """Every counted run, by workload id and contestant."""
+
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    runs: dict[str, dict[str, list[Measured]]] = field(default_factory=dict)
+
+    def add(self, workload: Workload, name: str, run: Measured) -> None:
+        self.workloads[workload.id] = workload
+        self.runs.setdefault(workload.id, {}).setdefault(name, []).append(run)
+
+    def values(self, wid: str, name: str, key: str = "") -> list[float]:
+        """The seconds of every run (or its ``extra[key]``)."""
+        runs = self.runs.get(wid, {}).get(name, [])
+        if not key:
+            return [run.seconds for run in runs]
+        return [run.extra[key] for run in runs if key in run.extra]
+
+    def median(self, wid: str, name: str, key: str = "") -> float | None:
+        values = self.values(wid, name, key)
+        return statistics.median(values) if values else None
 
 
-def round_done(number: int, rounds: int, started: float) -> None:
-    elapsed = time.perf_counter() - started
-    print(f"round {number}/{rounds} done ({elapsed:.0f} s)", file=sys.stderr)
+@dataclass
+class Runner:
+    """Times the runs of one benchmark, in a shuffled order, and keeps those that count."""
 
+    rng: random.Random
+    scratch: Path
+    settle: bool  # os.sync() and memory priming before each timed run
+    results: Results = field(default_factory=Results)
+    counted: bool = False  # False in the warm-up round
 
-# -- the machine ------------------------------------------------------------------------------
+    def shuffled(self, names: Iterable[str]) -> list[str]:
+        order = list(names)
+        self.rng.shuffle(order)
+        return order
 
+    def run(self, workload: Workload, name: str, job: Job, expect: object = None) -> None:
+        """Time ``job``, then check what it returned (equal to ``expect``, or a predicate)."""
+        if self.settle:
+            os.sync()  # earlier writes' writeback must not land in this timing
+            if workload.fresh_memory:
+                prime_memory(self.scratch, workload.fresh_memory)
+        run = timed(job)
+        good = expect(run.out) if callable(expect) else expect in (None, run.out)
+        if not good:
+            raise AssertionError(f"{name} / {workload.label}: got {run.out!r}, not {expect!r}")
+        if self.counted:
+            self.results.add(workload, name, run)
 
-def load_average() -> tuple[float, float, float]:
-    try:
-        one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
-    except (OSError, ValueError):
-        return (-1.0, -1.0, -1.0)
-    return (float(one), float(five), float(fifteen))
-
-
-def wait_for_load(limit: float, timeout: float = 300.0) -> float:
-    """Wait (up to ``timeout`` s) until the 1-minute load average is below ``limit``."""
-    deadline = time.monotonic() + timeout
-    while (load := load_average()[0]) >= limit and time.monotonic() < deadline:
-        print(f"waiting: 1-minute load {load:.2f} >= {limit}", file=sys.stderr, flush=True)
-        time.sleep(15)
-    return load
-
-
-def filesystem_type(path: Path) -> str:
-    """The type of the filesystem holding ``path``, from /proc/mounts (Linux)."""
-    target = os.path.realpath(path)
-    best, kind = "", "unknown"
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                parts = line.split()
-                mount_point, fstype = parts[1], parts[2]
-                inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-                if inside and len(mount_point) > len(best):
-                    best, kind = mount_point, fstype
-    except OSError:
-        pass
-    return kind
-
-
-def source_revision() -> str:
-    """The objstore checkout being measured: ``git describe``, ``-dirty`` if edited."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(BENCH_DIR.parent), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
-def machine_info(base: Path) -> dict[str, Any]:
-    """The interpreter, the machine and the filesystem of the scratch directory ``base``."""
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "base_dir": str(base),
-        "filesystem": filesystem_type(base),
-    }
+    def phase(self, workload: Workload, jobs: dict[str, Job], expect: object = None) -> None:
+        """Run every contestant's job once, in a fresh shuffled order."""
+        for name in self.shuffled(jobs):
+            self.run(workload, name, jobs[name], expect)
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -430,7 +189,7 @@ def machine_info(base: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Row:
-    """A table row: a workload, measured against one baseline."""
+    """A row of a ratio table: a workload against one baseline."""
 
     workload: str
     label: str
@@ -440,29 +199,26 @@ class Row:
 def fmt_time(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def fmt_rate(workload: Workload, seconds: float, kilo: bool = False) -> str:
     """Operations per second (in thousands with ``kilo``), or MiB/s for the big transfers."""
-    if workload.ops:
-        if kilo:
-            return f"{workload.ops / seconds / 1000:.1f}k ops/s"
-        return f"{workload.ops / seconds:.0f} ops/s"
-    return f"{workload.nbytes / MIB / seconds:.0f} MiB/s"
+    if not workload.ops:
+        return f"{workload.nbytes / MIB / seconds:.0f} MiB/s"
+    if kilo:
+        return f"{workload.ops / seconds / 1000:.1f}k ops/s"
+    return f"{workload.ops / seconds:.0f} ops/s"
 
 
 def table(head: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
-    """A Markdown table; ``align`` has an ``l`` or ``r`` per column (default ``lrr...``)."""
+    """A Markdown table (empty without rows); ``align``: ``l`` or ``r`` per column (``lrr...``)."""
     align = align or "l" + "r" * (len(head) - 1)
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "".join("---:|" if a == "r" else "---|" for a in align),
-    ]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(lines)
+    lines = ["| " + " | ".join(cells) + " |" for cells in rows]
+    if not lines:
+        return ""
+    rule = "|" + "".join(f"---{':' * (a == 'r')}|" for a in align)
+    return "\n".join(["| " + " | ".join(head) + " |", rule, *lines])
 
 
 def ratio_table(
@@ -472,10 +228,7 @@ def ratio_table(
     mark: Callable[[str, str], str],
     baseline: str = RAW,
 ) -> str:
-    """Per row: the baseline's median, then ``ratio (median)`` of each contestant.
-
-    ``mark(workload id, contestant)`` is appended to a cell (a footnote sign).
-    """
+    """Per row: the baseline's median, then each contestant's ``ratio (median)`` and mark."""
     body = []
     for row in rows:
         base = results.median(row.workload, row.baseline)
@@ -492,202 +245,279 @@ def ratio_table(
 
 def rate_table(
     results: Results,
-    workload_ids: Iterable[str],
+    wids: Iterable[str],
     names: Sequence[str],
-    rate: Callable[[Workload, float], str],
+    rate: Callable[[Workload, float], str] = fmt_rate,
     missing: str = "n/a",
 ) -> str:
     """Per workload: each contestant's median as a rate (``missing`` where it did not run)."""
     body = []
-    for wid in workload_ids:
+    for wid in wids:
         workload = results.workloads[wid]
-        cells = [workload.label]
-        for name in names:
-            median = results.median(wid, name)
-            cells.append(rate(workload, median) if median else missing)
-        body.append(cells)
+        medians = [results.median(wid, name) for name in names]
+        body.append([workload.label, *(rate(workload, m) if m else missing for m in medians)])
     return table(["workload", *names], body)
 
 
 def bullets(notes: Iterable[str]) -> str:
-    return "\n".join(f"- {n}" for n in notes)
+    return "\n".join(f"- {note}" for note in notes)
 
 
 def header(title: str, env: dict[str, Any], settings: str) -> str:
-    """The report's title and setting; the load and server lines where ``env`` has them."""
-    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items())
-    where = "directory"
-    if "load_at_start" in env:
-        load = "/".join(f"{x:.2f}" for x in env["load_at_start"])
-        where = f"load average at start {load}; scratch directory"
+    """The report's title and setting: the machine, the load, the libraries, the options."""
+    load = "/".join(f"{x:.2f}" for x in env["load_at_start"])
     lines = [
         f"# {title}",
         "",
         f"- Python {env['python']} ({env['implementation']}) on {env['platform']}",
-        f"- machine: {env['machine']}, {env['cpu_count']} CPUs; "
-        f"{where} {env['base_dir']} ({env['filesystem']})",
+        f"- machine: {env['machine']}, {env['cpu_count']} CPUs; load average at start {load}; "
+        f"scratch directory {env['base_dir']} ({env['filesystem']})",
     ]
     if "server" in env:
         lines.append(f"- server: {env['server']} on 127.0.0.1")
-    lines.append(f"- libraries: {libs}; objstore checkout {env['objstore_revision']}")
-    lines.append(f"- {settings}")
+    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items())
+    lines += [f"- libraries: {libs}; objstore checkout {env['objstore_revision']}", f"- {settings}"]
     return "\n".join(lines)
 
 
-def results_json(
-    results: Results,
-    baseline: str,
-    ratio_key: str,
-    extra: Callable[[str, str, float], dict[str, Any]],
-) -> dict[str, Any]:
-    """Every run's time, the medians, ratios to ``baseline`` and rates, by workload.
-
-    ``extra(workload id, contestant, median)`` adds a contestant's own keys.
-    """
-    out: dict[str, Any] = {}
-    for wid, workload in results.workloads.items():
-        base = results.median(wid, baseline)
-        entries: dict[str, dict[str, Any]] = {}
-        for name, runs in results.times[wid].items():
-            median = statistics.median(runs)
-            entries[name] = {
-                "times_s": runs,
-                "median_s": median,
-                ratio_key: base / median if base else None,
-                "ops_per_s": workload.ops / median if workload.ops else None,
-                "mib_per_s": workload.nbytes / MIB / median if workload.nbytes else None,
-                **extra(wid, name, median),
-            }
-        out[wid] = {"workload": asdict(workload), "contestants": entries}
-    return out
-
-
-def json_document(
-    cfg: DataclassInstance, env: dict[str, Any], results: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
+def results_json(results: Results) -> dict[str, Any]:
+    """Every counted run's seconds and figures, and the medians, by workload and contestant."""
     return {
-        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "environment": env,
-        "config": asdict(cfg),
-        **extra,
-        "results": results,
+        wid: {
+            "workload": asdict(workload),
+            "contestants": {
+                name: {
+                    "times_s": results.values(wid, name),
+                    "median_s": results.median(wid, name),
+                    **{f"{key}_s": results.values(wid, name, key) for key in runs[0].extra},
+                }
+                for name, runs in results.runs[wid].items()
+            },
+        }
+        for wid, workload in results.workloads.items()
     }
 
 
-def save_json(document: dict[str, Any], stem: str) -> Path:
-    """Write ``bench/results/<stem>-<timestamp>.json``."""
-    folder = BENCH_DIR / "results"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
+# -- the machine ------------------------------------------------------------------------------
 
 
-def publish(sections: Iterable[tuple[str, str]], document: dict[str, Any], stem: str) -> None:
-    """Print the report's sections (those with a body), then save the JSON and say where."""
-    for title, body in sections:
-        if body:
-            print(f"\n## {title}\n\n{body}")
-    path = save_json(document, stem)
-    print(f"\nJSON: {path.relative_to(BENCH_DIR.parent)}", flush=True)
+def wait_for_load(limit: float, timeout: float = 300.0) -> None:
+    """Wait (up to ``timeout`` s) until the 1-minute load average is below ``limit``."""
+    deadline = time.monotonic() + timeout
+    while (load := os.getloadavg()[0]) >= limit and time.monotonic() < deadline:
+        print(f"waiting: 1-minute load {load:.2f} >= {limit}", file=sys.stderr, flush=True)
+        time.sleep(15)
 
 
-# -- the command line -------------------------------------------------------------------------
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem holding ``path``, from /proc/mounts (Linux)."""
+    target, best, kind = os.path.realpath(path), "", "unknown"
+    with contextlib.suppress(OSError), open("/proc/mounts") as mounts:
+        for line in mounts:
+            point, fstype = line.split()[1:3]
+            inside = target == point or target.startswith(point.rstrip("/") + "/")
+            if inside and len(point) > len(best):
+                best, kind = point, fstype
+    return kind
 
 
-_OPTIONS: dict[str, dict[str, Any]] = {
-    "--server": {
-        "choices": ("rclone", "moto"),
-        "default": "rclone",
-        "help": "the loopback S3 server",
-    },
-    "--dir": {"type": Path, "help": "where to make the scratch directory (/tmp)"},
-    "--no-settle": {
-        "action": "store_true",
-        "help": "skip os.sync() and memory priming before each timed run",
-    },
-    "--seed": {"type": int, "help": "shuffle seed (random by default)"},
-    "--wait-load": {
-        "type": float,
-        "metavar": "LIMIT",
-        "help": "first wait (up to 5 min) until the 1-minute load average is below LIMIT",
-    },
-}
+def source_revision() -> str:
+    """The objstore checkout being measured: ``git describe``, ``-dirty`` if edited."""
+    command = ["git", "-C", str(BENCH_DIR.parent), "describe", "--always", "--dirty"]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
-def new_parser(doc: str | None) -> argparse.ArgumentParser:
-    """A parser described by the first paragraph of a script's docstring."""
-    return argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+def package_version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
-def add_options(parser: argparse.ArgumentParser, *names: str) -> None:
-    """Add options that mean the same in every script (``--dir``, ``--seed``...)."""
-    for name in names:
-        parser.add_argument(name, **_OPTIONS[name])
+# -- a benchmark script -----------------------------------------------------------------------
 
 
-def contestant_names(
-    parser: argparse.ArgumentParser, text: str, known: Iterable[str]
-) -> tuple[str, ...]:
-    """The comma-separated names of ``--contestants``; an error for any not in ``known``."""
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    allowed = set(known)
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        parser.error(f"unknown contestants: {', '.join(unknown)}")
-    return names
+class Bench:
+    """A benchmark script: subclasses declare the options, contestants, rounds and report."""
+
+    title = ""  # the report's title
+    stem = ""  # bench/results/<stem>-<time>.json, formatted with the options ({server})
+    #: count options: (name, default, value with --quick, help)
+    counts: tuple[tuple[str, int, int, str], ...] = (("rounds", 5, 1, "counted rounds"),)
+    contestants: tuple[str, ...] = ()  # the names --only accepts
+    defaults: tuple[str, ...] = ()  # those that run without --only
+    always: tuple[str, ...] = ()  # those that run whatever --only says (where they can)
+    setting = ""  # the header's setting after the counts, formatted with the options
+    baseline = RAW  # the ratios are to it
+    packages: tuple[str, ...] = ("objstore",)  # always in the header's libraries
+    server = False  # whether --server picks a loopback S3 server
+    args: argparse.Namespace
+    names: tuple[str, ...]  # the contestants that run
+    scratch: Path
+
+    def options(self, parser: argparse.ArgumentParser) -> None:
+        """Add the script's own options."""
+
+    def mark(self, wid: str, name: str) -> str:
+        """A footnote sign for ``name``'s cell in the ratio table's row ``wid``."""
+        return ""
+
+    def why_not(self, name: str) -> str | None:
+        """Why ``name`` cannot run here (it is skipped with a note), or None."""
+        module = package(name)
+        return None if importable(module) else f"{module} is not installed"
+
+    def setup(self) -> contextlib.AbstractContextManager[object]:
+        """What the rounds need around them (a server...)."""
+        return contextlib.nullcontext()
+
+    def libraries(self) -> dict[str, str]:
+        packages = dict.fromkeys([*self.packages, *map(package, self.names)])
+        return {name: found for name in packages if (found := package_version(name))}
+
+    def environment(self) -> dict[str, Any]:
+        return {
+            "python": sys.version.split()[0],
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "base_dir": str(self.scratch),
+            "filesystem": filesystem_type(self.scratch),
+            "libraries": self.libraries(),
+            "objstore_revision": source_revision(),
+            "load_at_start": os.getloadavg(),
+        }
+
+    def settings(self) -> str:
+        """The header's last line: the options that shape the figures, and the setting."""
+        args = self.args
+        counts = " ".join(f"{flag(name)} {getattr(args, name)}" for name, *_ in self.counts)
+        settle = "no (--no-settle)" if args.no_settle else "yes"
+        setting = self.setting.format(**vars(args))
+        return f"medians of the rounds; {counts} --seed {args.seed}; {setting}settle: {settle}"
+
+    def round(self, runner: Runner, number: int) -> None:
+        """Run every workload for every contestant once (round 0 is the warm-up)."""
+        raise NotImplementedError
+
+    def report(self, results: Results) -> list[tuple[str, str]]:
+        """The report's sections: (title, Markdown body); those without a body are left out."""
+        raise NotImplementedError
+
+    def parse(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        doc = sys.modules[type(self).__module__].__doc__ or ""
+        parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+        quick = " ".join(f"{flag(name)} {fast}" for name, _, fast, _ in self.counts)
+        parser.add_argument("--quick", action="store_true", help=f"smoke test: {quick}")
+        for name, full, fast, text in self.counts:
+            parser.add_argument(flag(name), type=int, help=f"{text} ({full}; {fast} with --quick)")
+        if self.contestants:
+            parser.add_argument(
+                "--only",
+                "--contestants",
+                metavar="NAMES",
+                default=",".join(self.defaults),
+                help=f"comma-separated, from {', '.join(self.contestants)} "
+                f"({self.baseline} always runs)",
+            )
+        if self.server:
+            parser.add_argument(
+                "--server",
+                choices=("rclone", "moto"),
+                default="rclone",
+                help="the loopback S3 server",
+            )
+        parser.add_argument("--dir", type=Path, help="where to make the scratch directory (/tmp)")
+        settle = "skip os.sync() and memory priming before each timed run"
+        parser.add_argument("--no-settle", action="store_true", help=settle)
+        parser.add_argument("--seed", type=int, help="shuffle seed (random by default)")
+        wait = "first wait (up to 5 min) until the 1-minute load average is below LIMIT"
+        parser.add_argument("--wait-load", type=float, metavar="LIMIT", help=wait)
+        self.options(parser)
+        args = parser.parse_args(argv)
+        for name, full, fast, _ in self.counts:
+            if getattr(args, name) is None:
+                setattr(args, name, fast if args.quick else full)
+            if getattr(args, name) < 1:
+                parser.error(f"{flag(name)} must be at least 1")
+        args.only = [n.strip() for n in getattr(args, "only", "").split(",") if n.strip()]
+        if unknown := set(args.only) - set(self.contestants):
+            parser.error(f"unknown contestants: {', '.join(sorted(unknown))}")
+        args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+        return args
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """Parse the command line, run the warm-up and the counted rounds, print the report."""
+        self.args = args = self.parse(argv)
+        self.names = keep_available(dict.fromkeys([*self.always, *args.only]), self.why_not)
+        if args.wait_load is not None:
+            wait_for_load(args.wait_load)
+        if args.dir is not None:
+            args.dir.mkdir(parents=True, exist_ok=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix="objstore-bench-", dir=args.dir))
+        runner = Runner(random.Random(args.seed), self.scratch, not args.no_settle)
+        try:
+            with self.setup():
+                env = self.environment()
+                print(header(self.title, env, self.settings()), flush=True)
+                started = time.perf_counter()
+                for number in range(args.rounds + 1):
+                    runner.counted = number > 0  # round 0 warms up
+                    self.round(runner, number)
+                    elapsed = time.perf_counter() - started
+                    print(f"round {number}/{args.rounds} done ({elapsed:.0f} s)", file=sys.stderr)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        self.publish(runner.results, {**env, "load_at_end": os.getloadavg()})
+        return 0
+
+    def publish(self, results: Results, env: dict[str, Any]) -> None:
+        """Print the report's sections, then save the JSON document and say where."""
+        for title, body in self.report(results):
+            if body:
+                print(f"\n## {title}\n\n{body}")
+        created = datetime.now().astimezone()
+        path = (
+            BENCH_DIR
+            / "results"
+            / f"{self.stem.format(**vars(self.args))}-{created:%Y%m%d-%H%M%S}.json"
+        )
+        path.parent.mkdir(exist_ok=True)
+        config = {**vars(self.args), "contestants": self.names, "baseline": self.baseline}
+        document = {
+            "created": created.isoformat(timespec="seconds"),
+            "environment": env,
+            "config": config,
+            "results": results_json(results),
+        }
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+        print(f"\nJSON: {path.relative_to(BENCH_DIR.parent)}", flush=True)
 
 
-def pick_seed(seed: int | None) -> int:
-    """``--seed``, else a random one (printed in the header, so a run can be repeated)."""
-    return seed if seed is not None else random.randrange(1 << 30)
+def flag(name: str) -> str:
+    """The option of a count: ``file_mib`` is ``--file-mib``."""
+    return "--" + name.replace("_", "-")
 
 
-def configure(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    cfg: ConfigT,
-    quick: dict[str, Any],
-    counts: Sequence[str],
-) -> ConfigT:
-    """Apply ``--quick`` (the settings ``quick``), then the explicit ``counts`` options.
-
-    ``counts`` name options that are also ``cfg`` fields (``rounds``, ``objects``...);
-    each must end up at least 1.
-    """
-    if args.quick:
-        cfg = replace(cfg, **quick)
-    for name in counts:
-        value = getattr(args, name)
-        if value is not None:
-            cfg = replace(cfg, **{name: value})
-    if any(getattr(cfg, name) < 1 for name in counts):
-        parser.error(" and ".join(f"--{name}" for name in counts) + " must be at least 1")
-    return cfg
+def package(name: str) -> str:
+    """The distribution a contestant needs (``opendal-inplace``: ``opendal``)."""
+    return name.split("-", maxsplit=1)[0]
 
 
 def importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec(module) is not None
 
 
 def keep_available(names: Iterable[str], why_not: Callable[[str], str | None]) -> tuple[str, ...]:
-    """The contestants that can run here; a note for each other, with ``why_not(name)``."""
+    """The contestants that can run here; a note on stderr for each other."""
     keep = []
     for name in names:
-        why = why_not(name)
-        if why:
+        if why := why_not(name):
             print(f"note: {name} skipped ({why})", file=sys.stderr)
-            continue
-        keep.append(name)
+        else:
+            keep.append(name)
     return tuple(keep)
-
-
-def make_scratch(parent: Path | None, prefix: str) -> Path:
-    """A new scratch directory in ``parent`` (made if needed), else in the system temp dir."""
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))

@@ -1,4 +1,4 @@
-"""What bench_s3.py and bench_async.py share: a loopback S3 server, buckets, the side process.
+"""What the S3 scripts share: a loopback S3 server, buckets, the side process.
 
 The server (``rclone serve s3`` over a scratch directory, or moto's server) is
 started here, on 127.0.0.1, for the run: the benchmarks do not reach into the
@@ -9,7 +9,6 @@ test suite. The side process runs the peers that pin an older botocore
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import re
 import shutil
@@ -17,18 +16,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from _harness import BENCH_DIR, botocore_settings, load_average, machine_info, source_revision
-
-if TYPE_CHECKING:
-    from obstore.store import S3Store
+from _harness import BENCH_DIR, Bench, Job, Measured, package, package_version
+from _peers import BOTOCORE, Adapter
 
 SIDE_PYTHON = BENCH_DIR / ".venv-aioboto3" / "bin" / "python"
-SIDE_WORKER = BENCH_DIR / "side_worker.py"
 KEY_ID, SECRET = "objstore-bench-key", "objstore-bench-secret-0123456789"
 
 
@@ -39,24 +35,13 @@ class Server:
     kind: str  # "rclone" or "moto"
     endpoint_url: str
     version: str
-    process: subprocess.Popen[bytes] = field(repr=False)
     access_key_id: str = KEY_ID
     secret_access_key: str = SECRET
     region: str = "us-east-1"
 
-    @property
-    def objstore_provider(self) -> str:
-        """The objstore preset a user picks for this server (docs/s3.md)."""
-        return "rclone" if self.kind == "rclone" else "other"
-
-    def client_config(self, **extra: Any) -> Any:
-        """The botocore settings every boto3-based contestant uses (``botocore_settings``)."""
-        from botocore.config import Config  # type: ignore[import-untyped]
-
-        return Config(**botocore_settings(), **extra)
-
-    def boto3_client(self, **extra: Any) -> Any:
+    def boto3_client(self) -> Any:
         import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         return boto3.session.Session().client(
             "s3",
@@ -64,21 +49,33 @@ class Server:
             region_name=self.region,
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
-            config=self.client_config(**extra),
+            config=Config(**BOTOCORE),
         )
 
     def objstore_section(self, bucket: str) -> dict[str, Any]:
-        """objstore's ``s3`` configuration section for ``bucket``, with the server's preset."""
+        """objstore's ``s3`` section for ``bucket``, with the preset a user picks (docs/s3.md)."""
         return {
             "bucket": bucket,
             "endpoint_url": self.endpoint_url,
             "region": self.region,
             "access_key_id": self.access_key_id,
             "secret_access_key": self.secret_access_key,
-            "provider": self.objstore_provider,
+            "provider": "rclone" if self.kind == "rclone" else "other",
         }
 
-    def obstore_store(self, bucket: str) -> S3Store:
+    def objstore_config(self, bucket: str, variant: str) -> dict[str, Any]:
+        """``objstore``, or a variant: ``-boto3`` (transport), ``-noprobe`` (nested_keys), ``-wN``
+        (max_workers)."""
+        section, config = self.objstore_section(bucket), dict[str, Any](backend="s3")
+        if variant.endswith("-boto3"):
+            section["transport"] = "boto3"
+        if variant.endswith("-noprobe"):
+            section["nested_keys"] = True
+        if workers := re.fullmatch(r"objstore-w(\d+)", variant):
+            config["max_workers"] = int(workers.group(1))
+        return {**config, "s3": section}
+
+    def obstore_store(self, bucket: str) -> Any:
         """obstore's ``S3Store`` for ``bucket``: path-style requests over plain HTTP."""
         from obstore.store import S3Store
 
@@ -91,11 +88,6 @@ class Server:
             virtual_hosted_style_request=False,
             client_options={"allow_http": True},
         )
-
-    def describe(self) -> dict[str, str]:
-        """What a side process needs to reach the server."""
-        keys = ("kind", "endpoint_url", "access_key_id", "secret_access_key", "region")
-        return {key: getattr(self, key) for key in keys}
 
 
 @contextlib.contextmanager
@@ -118,43 +110,62 @@ def running_server(kind: str, directory: Path) -> Iterator[Server]:
         with socket.socket() as probe:  # moto's server cannot bind port 0 and tell
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        version = f"moto {importlib.metadata.version('moto')}"
+        version = f"moto {package_version('moto')}"
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         announce = rf"Running on http://127\.0\.0\.1:({port})"
+    with spawned(command, log, announce) as (_, found):
+        yield Server(kind, f"http://127.0.0.1:{found.group(1)}", version)
+
+
+@contextlib.contextmanager
+def spawned(
+    command: list[str], log: Path, ready: str
+) -> Iterator[tuple[subprocess.Popen[Any], re.Match[str]]]:
+    """A server process, once its output (in ``log``) matches ``ready``; stopped at the end."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
-        port = _announced_port(log, announce, process)
-        yield Server(kind, f"http://127.0.0.1:{port}", version, process)
+        deadline = time.monotonic() + 30
+        while not (found := re.search(ready, log.read_text(errors="replace"))):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"the server did not start; see {log}:\n{log.read_text()}")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        yield process, found
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        if process.poll() is None:
-            process.kill()
+        stop(process)
 
 
-def _announced_port(log: Path, pattern: str, process: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        if found := re.search(pattern, log.read_text(errors="replace")):
-            time.sleep(0.2)
-            return int(found.group(1))
-        time.sleep(0.05)
-    raise SystemExit(f"the S3 server did not start; see {log}")
+def stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def bucket_name(prefix: str, contestant: str) -> str:
+    """A valid bucket name (lowercase letters, digits, dashes) for one contestant."""
+    slug = re.sub(r"[^a-z0-9]+", "-", contestant.lower()).strip("-")
+    return f"{prefix}-{slug}"[:63].rstrip("-")
 
 
 class Buckets:
-    """Creates the contestants' buckets and empties and removes them afterwards."""
+    """Creates the contestants' buckets, and empties and removes them."""
 
     def __init__(self, server: Server) -> None:
         self.client = server.boto3_client()
-        self._made: list[str] = []
+        self.made: list[str] = []
 
     def new(self, name: str) -> str:
         self.client.create_bucket(Bucket=name)
-        self._made.append(name)
+        self.made.append(name)
         return name
+
+    def count(self, name: str) -> int:
+        answer = self.client.list_objects_v2(Bucket=name)
+        return int(answer.get("KeyCount", len(answer.get("Contents", []))))
 
     def remove(self, name: str) -> None:
         """Empty the bucket (objects and unfinished uploads), then delete it."""
@@ -168,39 +179,20 @@ class Buckets:
                     Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
                 )
         client.delete_bucket(Bucket=name)
-        self._made.remove(name)
+        self.made.remove(name)
 
     def remove_all(self) -> None:
-        for name in list(self._made):
+        for name in list(self.made):
             with contextlib.suppress(Exception):
                 self.remove(name)
-
-
-def bucket_name(prefix: str, contestant: str) -> str:
-    """A valid bucket name (lowercase letters, digits, dashes) for one contestant."""
-    slug = re.sub(r"[^a-z0-9]+", "-", contestant.lower()).strip("-")
-    return f"{prefix}-{slug}"[:63].rstrip("-")
-
-
-def environment(server: Server, base: Path, libraries: dict[str, str]) -> dict[str, Any]:
-    return {
-        **machine_info(base),
-        "server": server.version,
-        "libraries": libraries,
-        "objstore_revision": source_revision(),
-        "load_at_start": load_average(),
-    }
-
-
-# -- the side process (aioboto3, s3fs) --------------------------------------------------------
 
 
 class SideProcess:
     """``bench/side_worker.py`` in the side virtualenv: one JSON request per line, one answer."""
 
-    def __init__(self, python: Path = SIDE_PYTHON, script: Path = SIDE_WORKER) -> None:
+    def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [str(python), str(script)],
+            [str(SIDE_PYTHON), str(BENCH_DIR / "side_worker.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -213,8 +205,7 @@ class SideProcess:
         assert stdin is not None and stdout is not None
         stdin.write(json.dumps(request) + "\n")
         stdin.flush()
-        line = stdout.readline()
-        if not line:
+        if not (line := stdout.readline()):
             raise RuntimeError(f"the side worker exited (code {self.process.wait()})")
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
@@ -224,36 +215,94 @@ class SideProcess:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.call(cmd="quit")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
 
 
-_side: SideProcess | None = None
+class SideAdapter(Adapter):
+    """A contestant in the side process: each job is sent there and timed there.
+
+    Only keys, paths and a seed cross the pipe: the side process makes the
+    same object bytes from the same seed (``make_data``).
+    """
+
+    def __init__(self, side: SideProcess, **opened: Any) -> None:
+        self.side = side
+        self.handle = side.call(cmd="open", **opened)["handle"]
+
+    def job(
+        self, kind: str, keys: Sequence[str] = (), data: bytes = b"", path: Path = Path()
+    ) -> Job:
+        job = [kind, list(keys), len(data), str(path)]
+
+        def run() -> Measured:
+            answer = self.side.call(cmd="run", handle=self.handle, job=job)
+            out = answer["result"]  # JSON has no tuples: a listing comes back as a list
+            return Measured(answer["seconds"], tuple(out) if isinstance(out, list) else out,
+                            answer["extra"])  # fmt: skip
+
+        return run
+
+    def digest(self, key: str) -> str:
+        digest: str = self.side.call(cmd="digest", handle=self.handle, key=key)["digest"]
+        return digest
+
+    def close(self) -> None:
+        self.side.call(cmd="close", handle=self.handle)
 
 
-def side_process() -> SideProcess:
-    """The run's side process, started on first use."""
-    global _side  # noqa: PLW0603
-    if _side is None:
-        _side = SideProcess()
-    return _side
+class LoopbackBench(Bench):
+    """A script on a loopback S3 server, with peers in the side process (``side_peers``)."""
 
+    server = True
+    packages: tuple[str, ...] = ("objstore", "boto3", "botocore")
+    side_peers: tuple[str, ...] = ()  # contestants that run in the side virtualenv
+    info_only = "objstore-noprobe"  # nested_keys=true: not safe on rclone, shown for information
+    loopback: Server
+    buckets: Buckets
+    side: SideProcess | None = None  # started when a side peer runs
 
-def close_side_process() -> None:
-    global _side  # noqa: PLW0603
-    if _side is not None:
-        _side.close()
-        _side = None
+    def side_adapter(self, name: str, bucket: str, **options: Any) -> SideAdapter:
+        """``name`` in the side process: the same server, bucket and object bytes (the seed)."""
+        assert self.side is not None
+        server, seed = asdict(self.loopback), self.args.seed
+        opened = {"server": server, "bucket": bucket, "seed": seed, **options}
+        return SideAdapter(self.side, contestant=package(name), **opened)
 
+    def mark(self, wid: str, name: str) -> str:
+        return " ‡" if name == self.info_only else ""
 
-def side_available(module: str = "s3fs") -> str | None:
-    """Why the side virtualenv cannot run ``module``, or None if it can."""
-    if not SIDE_PYTHON.is_file():
-        return f"{SIDE_PYTHON.relative_to(BENCH_DIR.parent)} does not exist"
-    probe = subprocess.run(
-        [str(SIDE_PYTHON), "-c", f"import {module}"], capture_output=True, text=True, check=False
-    )
-    return None if probe.returncode == 0 else f"{module} is not installed in the side virtualenv"
+    def why_not(self, name: str) -> str | None:
+        if name.endswith("-noprobe") and self.args.server != "rclone":
+            return "only differs on rclone"
+        if name not in self.side_peers:
+            return super().why_not(name)
+        if not SIDE_PYTHON.is_file():
+            return f"{SIDE_PYTHON.relative_to(BENCH_DIR.parent)} is missing; see bench/README.md"
+        module = package(name)
+        probe = [str(SIDE_PYTHON), "-c", f"import {module}"]
+        if subprocess.run(probe, check=False, capture_output=True).returncode:
+            return f"{module} is not installed in the side virtualenv"
+        return None
+
+    @contextlib.contextmanager
+    def setup(self) -> Iterator[None]:
+        """The server and the side process, for the whole run; no bucket is left behind."""
+        if set(self.side_peers) & set(self.names):
+            self.side = SideProcess()
+        try:
+            with running_server(self.args.server, self.scratch) as self.loopback:
+                self.buckets = Buckets(self.loopback)
+                try:
+                    yield
+                finally:
+                    self.buckets.remove_all()
+        finally:
+            if self.side is not None:
+                self.side.close()
+
+    def libraries(self) -> dict[str, str]:
+        side = self.side.hello["libraries"].items() if self.side else ()
+        return super().libraries() | {f"{name} (side venv)": value for name, value in side}
+
+    def environment(self) -> dict[str, Any]:
+        return {**super().environment(), "server": self.loopback.version}

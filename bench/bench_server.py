@@ -1,41 +1,36 @@
+#!/usr/bin/env python3
 """Signed-URL transfers through objstore's server, against plain file I/O.
 
-Moves one large object up (``PUT``) and down (``GET``) through ``objstore
-serve`` (the ASGI app on uvicorn) and through the WSGI app on a threaded
-``wsgiref`` server, each in its own process on 127.0.0.1, with a plain
-``http.client`` on the other end; and, as baselines, through the store directly
-(``put``/``get_stream``) and with plain Python file I/O (``raw``). Reports the
-median throughput of the rounds and its ratio to ``raw``, and the peak RSS growth
-of each server process over the whole run.
-
-    .venv/bin/python bench/bench_server.py --quick     # 32 MiB, 1 round
-    .venv/bin/python bench/bench_server.py             # 256 MiB, 5 rounds
+One large object up (``PUT``) and down (``GET``) through ``objstore serve``
+(the ASGI app on uvicorn) and the WSGI app on a threaded ``wsgiref``, each in
+its own process on 127.0.0.1 with a plain ``http.client`` on the other end;
+baselines are the store itself (``put``/``get_stream``) and plain Python file
+I/O (``raw``). The report gives the median MiB/s, its ratio to ``raw``, and the
+peak RSS growth of each server process; bench/README.md explains the options.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.client
 import json
 import os
-import shutil
-import signal
 import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-import objstore
+from _harness import MIB, RAW, Bench, Job, Measured, Results, Runner, Workload, table, timed
+from _loopback import spawned
 
-MIB = 1 << 20
 KEY = "bench/object.bin"
 SIGNING_KEY = "bench-signing-key-0123456789abcdef"
-
+STORE = "objstore (no HTTP)"
+HEAD = ("path", "PUT MiB/s", "PUT / raw", "GET MiB/s", "GET / raw", "server peak RSS growth")
+SERVERS = ("objstore serve (ASGI, uvicorn)", "wsgi_app (wsgiref, threaded)")
 WSGI_MAIN = """
 import sys, socketserver, wsgiref.simple_server as ws
 import objstore, objstore.server
@@ -51,31 +46,10 @@ server.serve_forever()
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def pieces(size: int) -> Iterator[bytes]:
     piece = os.urandom(MIB)
     for _ in range(size // MIB):
         yield piece
-
-
-@contextlib.contextmanager
-def server_process(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        while "serving the signed URLs" not in log.read_text(errors="replace"):
-            if process.poll() is not None:
-                raise RuntimeError(log.read_text())
-            time.sleep(0.05)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def peak_rss(pid: int) -> int:
@@ -85,118 +59,118 @@ def peak_rss(pid: int) -> int:
     return 0
 
 
-def http_put(url: str, size: int) -> None:
-    parts = url.split("/", 3)
-    host, port = parts[2].split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=600)
-    connection.request("PUT", "/" + parts[3], body=pieces(size),
-                       headers={"Content-Length": str(size)})  # fmt: skip
+def write_file(path: Path, size: int) -> int:
+    with path.open("wb") as out:
+        for piece in pieces(size):
+            out.write(piece)
+    return size
+
+
+def read_file(path: Path) -> int:
+    with path.open("rb") as source:
+        return read_all(source)
+
+
+def read_all(source: Any) -> int:
+    """Read a file or an HTTP answer to its end in 1 MiB reads; return its size."""
+    total = 0
+    while chunk := source.read(MIB):
+        total += len(chunk)
+    return total
+
+
+def request(method: str, url: str, size: int) -> int:
+    """PUT ``size`` bytes to ``url`` or GET it; return the bytes sent or received."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=600)
+    target = f"{parts.path}?{parts.query}"
+    if method == "PUT":
+        connection.request(method, target, pieces(size), {"Content-Length": str(size)})
+    else:
+        connection.request(method, target)
     response = connection.getresponse()
-    response.read()
+    received = read_all(response)
     connection.close()
-    assert response.status == 200, response.status
+    if response.status != 200:
+        raise RuntimeError(f"{method} answered {response.status}")
+    return size if method == "PUT" else received
 
 
-def http_get(url: str, size: int) -> None:
-    parts = url.split("/", 3)
-    host, port = parts[2].split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=600)
-    connection.request("GET", "/" + parts[3])
-    response = connection.getresponse()
-    got = 0
-    while chunk := response.read(MIB):
-        got += len(chunk)
-    connection.close()
-    assert (response.status, got) == (200, size), (response.status, got)
+class ServerBench(Bench):
+    title = "objstore's signed-URL server"
+    stem = "server"
+    counts = (("rounds", 5, 1, "counted rounds"), ("size", 256, 32, "MiB per object"))
+    packages = ("objstore", "uvicorn")
 
+    def setup(self) -> contextlib.AbstractContextManager[object]:
+        """A file store with signed URLs, and the commands that serve it."""
+        import objstore
 
-def timed(action: Callable[[], None]) -> float:
-    os.sync()  # the previous write's dirty pages are not this one's to flush
-    began = time.perf_counter()
-    action()
-    return time.perf_counter() - began
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = str(sock.getsockname()[1])
+        section = {
+            "root": str(self.scratch / "data"),
+            "signing_key": SIGNING_KEY,
+            "base_url": f"http://127.0.0.1:{port}/files",
+        }
+        config = self.scratch / "objstore.json"
+        config.write_text(json.dumps({"backend": "file", "file": section}))
+        self.store = objstore.from_config(config)
+        self.commands = {
+            SERVERS[0]: ["-m", "objstore", "--config", str(config), "serve", "--port", port],
+            SERVERS[1]: ["-c", WSGI_MAIN, str(config), port],
+        }
+        return super().setup()
 
+    def round(self, runner: Runner, _number: int) -> None:
+        size = self.args.size * MIB
+        up, down = Workload("PUT", "PUT", nbytes=size), Workload("GET", "GET", nbytes=size)
+        raw = self.scratch / "raw.bin"
+        for name in runner.shuffled([RAW, STORE, *SERVERS]):
+            if name == RAW:
+                runner.run(up, name, partial(write_file, raw, size), size)
+                runner.run(down, name, partial(read_file, raw), size)
+            elif name == STORE:
+                runner.run(up, name, lambda: self.store.put(KEY, pieces(size)).size, size)
+                runner.run(down, name, lambda: sum(map(len, self.store.get_stream(KEY))), size)
+            else:
+                self.through(runner, name, up, down)
 
-def run(size: int, rounds: int, directory: Path) -> dict[str, dict[str, float]]:
-    port = free_port()
-    section = {"root": str(directory / "data"), "base_url": f"http://127.0.0.1:{port}/files",
-               "signing_key": SIGNING_KEY}  # fmt: skip
-    config = directory / "objstore.json"
-    config.write_text(json.dumps({"backend": "file", "file": section}))
-    store = objstore.from_config(config)
-    raw_path = directory / "raw.bin"
+    def through(self, runner: Runner, name: str, up: Workload, down: Workload) -> None:
+        """PUT and GET through a server process started for them, watching its memory."""
+        command, log = [sys.executable, *self.commands[name]], self.scratch / "server.log"
+        with spawned(command, log, "serving the signed URLs") as (process, _):
+            self.store.put("warm-up", b"x")
+            request("GET", self.store.presign("warm-up"), 1)
+            before = peak_rss(process.pid)
 
-    def raw_put() -> None:
-        with raw_path.open("wb") as out:
-            for piece in pieces(size):
-                out.write(piece)
+            def watched(action: Callable[[], int]) -> Job:
+                def job() -> Measured:
+                    run = timed(action)
+                    return Measured(run.seconds, run.out, {"rss": peak_rss(process.pid) - before})
 
-    def raw_get() -> None:
-        with raw_path.open("rb") as source:
-            while source.read(MIB):
-                pass
+                return job
 
-    def store_get() -> None:
-        for _ in store.get_stream(KEY):
-            pass
+            size = up.nbytes
+            put_url = self.store.presign(KEY, method="PUT")
+            runner.run(up, name, watched(lambda: request("PUT", put_url, size)), size)
+            get_url = self.store.presign(KEY)
+            runner.run(down, name, watched(lambda: request("GET", get_url, size)), size)
 
-    results: dict[str, dict[str, list[float]]] = {}
-
-    def measure(name: str, put: Callable[[], None], get: Callable[[], None]) -> None:
-        entry = results.setdefault(name, {"PUT": [], "GET": []})
-        entry["PUT"].append(timed(put))
-        entry["GET"].append(timed(get))
-
-    servers = {
-        "objstore serve (ASGI, uvicorn)": [sys.executable, "-m", "objstore", "--config",
-                                           str(config), "serve", "--port", str(port)],
-        "wsgi_app (wsgiref, threaded)": [sys.executable, "-c", WSGI_MAIN, str(config), str(port)],
-    }  # fmt: skip
-    growth: dict[str, float] = {}
-    for _ in range(rounds):
-        measure("raw", raw_put, raw_get)
-        measure("objstore (no HTTP)", lambda: store.put(KEY, pieces(size)), store_get)
-        for name, command in servers.items():
-            with server_process(command, directory / "server.log") as process:
-                store.put("warm-up", b"x")
-                http_get(store.presign("warm-up"), 1)
-                before = peak_rss(process.pid)
-                measure(
-                    name,
-                    lambda: http_put(store.presign(KEY, method="PUT"), size),
-                    lambda: http_get(store.presign(KEY), size),
-                )
-                grown = (peak_rss(process.pid) - before) / MIB
-                growth[name] = max(growth.get(name, 0.0), grown)
-    report: dict[str, dict[str, float]] = {}
-    for name, times in results.items():
-        report[name] = {op: size / MIB / statistics.median(t) for op, t in times.items()}
-        if name in growth:
-            report[name]["rss_mib"] = growth[name]
-    return report
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256, help="MiB per object (default 256)")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="32 MiB, 1 round")
-    args = parser.parse_args()
-    size, rounds = (32, 1) if args.quick else (args.size, args.rounds)
-    directory = Path(tempfile.mkdtemp(prefix="objstore-bench-server-"))
-    try:
-        report = run(size * MIB, rounds, directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    raw = report["raw"]
-    print(f"{size} MiB object, median of {rounds} round(s); MiB/s and ratio to raw\n")
-    print("| path | PUT MiB/s | PUT / raw | GET MiB/s | GET / raw | server peak RSS growth |")
-    print("|---|---|---|---|---|---|")
-    for name, row in report.items():
-        rss = f"{row['rss_mib']:.1f} MiB" if "rss_mib" in row else ""
-        print(f"| {name} | {row['PUT']:.0f} | {row['PUT'] / raw['PUT']:.2f} "
-              f"| {row['GET']:.0f} | {row['GET'] / raw['GET']:.2f} | {rss} |")  # fmt: skip
+    def report(self, results: Results) -> list[tuple[str, str]]:
+        body = []
+        for name in (RAW, STORE, *SERVERS):
+            cells = [name]
+            for wid in ("PUT", "GET"):
+                base, median = results.median(wid, RAW), results.median(wid, name)
+                ratio = f"{base / median:.2f}" if base and median else "n/a"
+                cells += [f"{self.args.size / median:.0f}" if median else "n/a", ratio]
+            rss = results.values("PUT", name, "rss") + results.values("GET", name, "rss")
+            body.append([*cells, f"{max(rss) / MIB:.1f} MiB" if rss else ""])
+        text = f"{self.args.size} MiB object, median of {self.args.rounds} round(s); MiB/s and "
+        return [("Through the server", f"{text}ratio to raw\n\n{table(HEAD, body, 'l' * 6)}")]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(ServerBench().main())

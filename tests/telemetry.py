@@ -11,10 +11,10 @@ since it started.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -83,6 +83,15 @@ class Telemetry:
 
 
 def install() -> Telemetry:
+    """Install the providers in the API modules that ``sys.modules`` holds now.
+
+    (pytester's in-process runs drop the modules a nested session imported; the
+    ``opentelemetry`` package may then still name a dropped submodule, which
+    ``from opentelemetry import metrics`` would return: the providers would be set
+    where nobody looks.)
+    """
+    metrics = importlib.import_module("opentelemetry.metrics")
+    trace = importlib.import_module("opentelemetry.trace")
     exporter = InMemorySpanExporter()
     switch = Switch()
     tracer_provider = TracerProvider(sampler=switch)

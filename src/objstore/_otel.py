@@ -26,6 +26,7 @@ What it records:
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from collections.abc import Mapping
@@ -70,19 +71,25 @@ class _Unknown:
 
 _state = _State()
 _setup = threading.Lock()
+_TRACE = "opentelemetry.trace"
+_METRICS = "opentelemetry.metrics._internal"  # where the meter provider is kept
 
 
 def active() -> bool:
     """Whether the application has configured OpenTelemetry (tracing or metrics)."""
     if _state.on:
         return True
-    api = _state.api
-    if api is None:
+    api: Any = _state.api
+    trace: Any = _MODULES.get(_TRACE)
+    metrics: Any = _MODULES.get(_METRICS)
+    if api is None or trace is not api[0] or metrics is not api[1]:
+        # first time, or the API's modules were imported again (a test runner may drop
+        # and re-import modules): look again rather than read a stale module's globals
         if "opentelemetry" not in _MODULES:
             return False  # the application has not even imported it: nothing to ask
         return _first_look()
     # the API's globals that hold the providers once set: two reads, no call
-    tracer_provider, meter_provider = api[0]._TRACER_PROVIDER, api[1]._METER_PROVIDER
+    tracer_provider, meter_provider = trace._TRACER_PROVIDER, metrics._METER_PROVIDER
     idle = _state.idle
     if (tracer_provider is None or tracer_provider in idle) and (
         meter_provider is None or meter_provider in idle
@@ -94,16 +101,17 @@ def active() -> bool:
 def _first_look() -> bool:
     """Find the API's modules; ask the public getters once, which also load a provider
     named by the environment (``OTEL_PYTHON_TRACER_PROVIDER``)."""
-    from opentelemetry import trace
-    from opentelemetry.metrics import _internal as metrics
-
+    trace, metrics = importlib.import_module(_TRACE), importlib.import_module(_METRICS)
     expected = hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics, "_METER_PROVIDER")
     _state.api = (trace, metrics) if expected else (_Unknown, _Unknown)
     return _configured()
 
 
 def _configured() -> bool:
-    from opentelemetry import metrics, trace
+    # by their full names, from sys.modules: a package's attribute may still name a
+    # submodule that was dropped and imported again
+    trace = importlib.import_module("opentelemetry.trace")
+    metrics = importlib.import_module("opentelemetry.metrics")
 
     # the API's placeholders until a provider is set, and its no-op providers (set to
     # turn OpenTelemetry off) record nothing: no need to pay for spans and metrics

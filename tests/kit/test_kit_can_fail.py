@@ -81,3 +81,35 @@ def test_state_machine_finds_each_breakage(name: str) -> None:
         )
     if isinstance(caught.value, ExceptionGroup):
         assert caught.value.subgroup(AssertionError) is not None
+
+
+ASYNC_SUITE = """
+import hashlib
+import pytest
+import objstore
+from objstore.backends.memory import MemoryBackend
+from objstore.testing import AsyncConformanceSuite
+
+class Hashing(MemoryBackend):
+    hashed = False
+
+    async def astat(self, key):
+        if not self.hashed:  # once: CPU work on the loop, at a stretch
+            Hashing.hashed = True
+            hashlib.sha256(b"x" * (128 << 20)).digest()
+        return await super().astat(key)
+
+class TestStore(AsyncConformanceSuite):
+    @pytest.fixture
+    def async_store(self):
+        yield objstore.AsyncStore(Hashing())
+"""
+
+
+def test_async_kit_reports_a_store_that_works_on_the_loop(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_blocking=ASYNC_SUITE)
+    result = pytester.runpytest_inprocess(
+        "-q", "-rf", "-p", "no:cacheprovider", "-k", "never_blocked"
+    )
+    result.assert_outcomes(failed=1)
+    assert any("ran" in line and "ms of CPU" in line for line in result.outlines)
