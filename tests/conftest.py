@@ -1,6 +1,8 @@
-"""Shared fixtures: the real S3 servers of tests/servers.py, started once per session.
+"""Shared fixtures: the real S3 servers of tests/servers.py, started once per session,
+and OpenTelemetry's in-memory exporters (tests/telemetry.py).
 
-``servers`` (and so boto3) is imported only when a test asks for one of them.
+``servers`` (and so boto3) and ``telemetry`` (and so the SDK) are imported only
+when a test asks for one of them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,30 @@ import pytest
 
 if TYPE_CHECKING:
     from servers import S3Server, TlsFiles
+    from telemetry import Telemetry
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def _telemetry_session() -> Telemetry:
+    pytest.importorskip("opentelemetry.sdk", reason="the test extra has opentelemetry-sdk")
+    import telemetry
+
+    return telemetry.install()
+
+
+@pytest.fixture
+def telemetry(_telemetry_session: Telemetry) -> Iterator[Telemetry]:
+    """OpenTelemetry's SDK with in-memory span and metric exporters, emptied for each test.
+
+    Installing it configures OpenTelemetry for the rest of the session: stores
+    then make a span per operation, which changes no behaviour; the spans are
+    recorded only during the tests that use this fixture.
+    """
+    _telemetry_session.reset()
+    yield _telemetry_session
+    _telemetry_session.stop()
 
 
 @pytest.fixture(scope="session")

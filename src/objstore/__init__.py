@@ -10,6 +10,7 @@ Examples:
 
 from ._async_io import AsyncChunkIterator, AsyncObjectReader
 from ._async_store import AsyncStore
+from ._events import Event
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._open import from_config, from_config_async, from_env, from_env_async, open, open_async
 from ._reader import ObjectReader
@@ -38,6 +39,7 @@ __all__ = [
     "CircuitOpenError",
     "CommonPrefix",
     "ConfigError",
+    "Event",
     "InsufficientStorageError",
     "InvalidKeyError",
     "KeyConflictError",

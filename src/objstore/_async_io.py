@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import functools
 import inspect
 import io
@@ -41,7 +42,12 @@ UPLOADS_PER_WORKER = 4
 
 class Workers:
     """A bounded pool of threads for blocking work, created on first use, and a bounded
-    number of threads for uploads that wait on the loop for their data."""
+    number of threads for uploads that wait on the loop for their data.
+
+    Work runs in a copy of the caller's context: ``run_in_executor`` alone would
+    not carry context variables into the thread (``asyncio.to_thread`` does), and
+    the operation's retry tally and OpenTelemetry span live there.
+    """
 
     def __init__(self, max_workers: int):
         if max_workers < 1:
@@ -60,13 +66,13 @@ class Workers:
         return future
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), functools.partial(function, *args))
+        return await self.submit(function, *args)
 
     def submit(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Start ``function`` in the pool now; the caller awaits (or shields) the future."""
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._executor(), functools.partial(function, *args))
+        work = functools.partial(contextvars.copy_context().run, function, *args)
+        return loop.run_in_executor(self._executor(), work)
 
     def shutdown(self) -> None:
         if self._pool is not None:
@@ -146,7 +152,8 @@ def in_thread(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         else:
             loop.call_soon_threadsafe(settle, lambda: future.set_result(result))
 
-    threading.Thread(target=body, name="objstore-upload", daemon=True).start()
+    context = contextvars.copy_context()  # the operation's tally and span, as in the pool
+    threading.Thread(target=context.run, args=(body,), name="objstore-upload", daemon=True).start()
     return future
 
 

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
+from ._attempts import note_retry
 from ._reader import MAX_RESUMES, Span, resume_error
 from .backend import AsyncReadStream
 from .errors import UnavailableError
@@ -106,3 +107,4 @@ class AsyncRangeCursor(Span):
         self._resumes += 1
         if self._resumes > MAX_RESUMES:
             raise resume_error(self._key, self.pos, self.info.size, self._backend) from exc
+        note_retry()  # a resumed read is one more attempt of the operation

@@ -46,8 +46,10 @@ from ._async_io import (
 from ._async_reader import AsyncRangeCursor
 from ._defaults import PRESIGN_EXPIRES
 from ._models import CommonPrefix, ObjectInfo
+from ._operation import Operation
 from ._payload import AsyncPayload, Payload, ProgressCallback, make_payload
 from ._store import PutArgs, StoreBase
+from ._watched import WatchedAsyncCursor, awatched_items
 from .backend import AsyncBackend, AsyncReadStream, Backend, WriteMode
 from .errors import NotFoundError
 
@@ -86,23 +88,20 @@ class AsyncStore(StoreBase):
         """See :meth:`Store.put`; ``data`` may also be an async iterable of chunks or an
         object with an async ``read(n)`` (an ASGI framework's upload)."""
         args = self._prepare_put(key, content_type, metadata, if_match, if_none_match)
-        if self._native is not None:
-            return await self._a_put(args, self._async_payload(data, progress))
-        if is_async_source(data):
-            return await self._put_async_source(args, data, progress)
-        payload = make_payload(data, progress)
-        small = isinstance(data, bytes | bytearray | memoryview) and len(data) <= _INLINE_MAX
-        return await self._upload(args, payload, inline=self._inline and small)
+        op = self._watch.start("put", args[0])
+        if op is None:
+            return await self._put(args, data, progress)
+        with op:
+            return await self._put(args, data, op.track(progress))
 
     async def get(self, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
         """See :meth:`Store.get`."""
         read = self._prepare_read(key, offset, length)
-        if self._native is not None:
-            return await (await self._a_open_cursor(*read)).read_all()
-        if not self._inline:
-            return await self._run(self._sync_get, *read)  # one trip to the pool
-        cursor = await self._run(self._open_cursor, *read)
-        return await self._run(cursor.read_all, heavy=cursor.remaining > _INLINE_MAX)
+        op = self._watch.start("get", read[0])
+        if op is None:
+            return await self._get(*read)
+        with op:
+            return op.moved(await self._get(*read))
 
     def get_stream(
         self, key: str, *, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20
@@ -112,77 +111,85 @@ class AsyncStore(StoreBase):
         does; an error such as ``NotFoundError`` surfaces at the first step."""
         chunk_size = _checks.check_chunk_size(chunk_size)
         read = self._prepare_read(key, offset, length)
-        return AsyncChunkIterator(lambda: self._cursor(*read), chunk_size)
+        op = self._watch.start("get_stream", read[0], stream=True)
+        if op is None:
+            return AsyncChunkIterator(lambda: self._cursor(*read), chunk_size)
+        return AsyncChunkIterator(lambda: self._watched_cursor(op, *read), chunk_size)
 
     async def open(
         self, key: str, *, offset: int = 0, length: int | None = None
     ) -> AsyncObjectReader:
         """See :meth:`Store.open`: an async reader (``await reader.read(n)``), with ``.info``."""
-        return AsyncObjectReader(await self._cursor(*self._prepare_read(key, offset, length)))
+        read = self._prepare_read(key, offset, length)
+        op = self._watch.start("open", read[0], stream=True)
+        if op is None:
+            return AsyncObjectReader(await self._cursor(*read))
+        return AsyncObjectReader(await self._watched_cursor(op, *read))
 
     async def stat(self, key: str) -> ObjectInfo:
         """See :meth:`Store.stat`."""
         key = self._prepare_key(key)
-        if self._native is not None:
-            return await self._a_stat(key)
-        return await self._run(self._sync_stat, key)
+        op = self._watch.start("stat", key)
+        if op is None:
+            return await self._stat(key)
+        with op:
+            return await self._stat(key)
 
     async def exists(self, key: str) -> bool:
         """See :meth:`Store.exists`."""
         key = self._prepare_key(key)
-        if self._native is None:
-            return await self._run(self._sync_exists, key)
-        try:
-            await self._a_stat(key)
-        except NotFoundError:
-            return False
-        return True
+        op = self._watch.start("exists", key)
+        if op is None:
+            return await self._exists(key)
+        with op:
+            return await self._exists(key)
 
     async def delete(self, key: str) -> None:
         """See :meth:`Store.delete`."""
         key = self._prepare_key(key)
-        if self._native is None:
-            return await self._run(self._sync_delete, key)
-        try:
-            await self._native.adelete(key)
-        except Exception as exc:
-            self._fail(exc, key)
+        op = self._watch.start("delete", key)
+        if op is None:
+            return await self._delete(key)
+        with op:
+            return await self._delete(key)
 
     async def delete_many(self, keys: Iterable[str]) -> None:
         """See :meth:`Store.delete_many`."""
         checked = self._prepare_keys(keys)
-        if self._native is None:
-            return await self._run(self._sync_delete_many, checked)
-        try:
-            if self._backend.capabilities.batch_delete:
-                if checked:
-                    await self._native.adelete_many(checked)
-                return
-            for key in checked:
-                await self._native.adelete(key)
-        except Exception as exc:
-            self._fail(exc, None)
+        op = self._watch.start("delete_many", None)
+        if op is None:
+            return await self._delete_many(checked)
+        with op:
+            op.detail["keys"] = len(checked)
+            return await self._delete_many(checked)
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, start_after: str | None = None
     ) -> AsyncIterator[ObjectInfo | CommonPrefix]:
         """See :meth:`Store.list`: an async iterator (fetched in batches in the pool when
         the backend blocks)."""
-        args = self._prepare_list(prefix, delimiter, start_after)
+        prefix, args = self._prepare_list(prefix, delimiter, start_after)
         if args is None:
-            return _empty()
-        if self._native is not None:
-            return self._a_list(*args)
-        return self._pool_list(self._sync_list(*args))
+            items = _empty()
+        elif self._native is not None:
+            items = self._a_list(*args)
+        else:
+            items = self._pool_list(self._sync_list(*args))
+        return awatched_items(self._watch, prefix, items) if self._watch.observed() else items
 
     async def copy(
         self, src_key: str, dst_key: str, *, if_none_match: str | None = None
     ) -> ObjectInfo:
         """See :meth:`Store.copy`."""
         args = self._prepare_copy(src_key, dst_key, if_none_match)
-        if self._native is not None:
-            return await self._a_copy(*args)
-        return await self._run(self._sync_copy, *args)
+        op = self._watch.start("copy", args[1])
+        if op is None:
+            return await self._copy(*args)
+        with op:
+            op.detail["source_key"] = args[0]
+            info = await self._copy(*args)
+            op.bytes = info.size
+            return info
 
     async def presign(
         self,
@@ -194,13 +201,18 @@ class AsyncStore(StoreBase):
     ) -> str:
         """See :meth:`Store.presign`. It does no I/O, so it never waits for a worker."""
         key, verb, seconds = self._prepare_presign(key, method, expires, content_type)
-        return self._sync_presign(key, verb, seconds, content_type)
+        op = self._watch.start("presign", key)
+        if op is None:
+            return self._sync_presign(key, verb, seconds, content_type)
+        with op:
+            return self._sync_presign(key, verb, seconds, content_type)
 
     async def aclose(self) -> None:
         """Release the backend and shut the worker pool down; see :meth:`Store.close`."""
         if self._closed:
             return
         self._closed = True
+        self._watch.close()
         try:
             if self._native is not None:
                 await self._native.aclose()
@@ -214,6 +226,72 @@ class AsyncStore(StoreBase):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    # -- where each operation runs: on the loop, in the pool, or inline ------------------
+
+    async def _put(self, args: PutArgs, data: Any, progress: ProgressCallback | None) -> ObjectInfo:
+        if self._native is not None:
+            return await self._a_put(args, self._async_payload(data, progress))
+        if is_async_source(data):
+            return await self._put_async_source(args, data, progress)
+        payload = make_payload(data, progress)
+        small = isinstance(data, bytes | bytearray | memoryview) and len(data) <= _INLINE_MAX
+        return await self._upload(args, payload, inline=self._inline and small)
+
+    async def _get(self, key: str, offset: int, length: int | None) -> bytes:
+        if self._native is not None:
+            return await (await self._a_open_cursor(key, offset, length)).read_all()
+        if not self._inline:
+            return await self._run(self._sync_get, key, offset, length)  # one trip to the pool
+        cursor = await self._run(self._open_cursor, key, offset, length)
+        return await self._run(cursor.read_all, heavy=cursor.remaining > _INLINE_MAX)
+
+    async def _watched_cursor(
+        self, op: Operation, key: str, offset: int, length: int | None
+    ) -> AsyncCursor:
+        with op:
+            cursor = await self._cursor(key, offset, length)
+        return WatchedAsyncCursor(cursor, op)
+
+    async def _stat(self, key: str) -> ObjectInfo:
+        if self._native is not None:
+            return await self._a_stat(key)
+        return await self._run(self._sync_stat, key)
+
+    async def _exists(self, key: str) -> bool:
+        if self._native is None:
+            return await self._run(self._sync_exists, key)
+        try:
+            await self._a_stat(key)
+        except NotFoundError:
+            return False
+        return True
+
+    async def _delete(self, key: str) -> None:
+        if self._native is None:
+            return await self._run(self._sync_delete, key)
+        try:
+            await self._native.adelete(key)
+        except Exception as exc:
+            self._fail(exc, key)
+
+    async def _delete_many(self, checked: builtins.list[str]) -> None:
+        if self._native is None:
+            return await self._run(self._sync_delete_many, checked)
+        try:
+            if self._backend.capabilities.batch_delete:
+                if checked:
+                    await self._native.adelete_many(checked)
+                return
+            for key in checked:
+                await self._native.adelete(key)
+        except Exception as exc:
+            self._fail(exc, None)
+
+    async def _copy(self, src_key: str, dst_key: str, mode: WriteMode) -> ObjectInfo:
+        if self._native is not None:
+            return await self._a_copy(src_key, dst_key, mode)
+        return await self._run(self._sync_copy, src_key, dst_key, mode)
 
     # -- native async I/O: the twins of StoreBase's _sync_* routines ---------------------
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
+from ._attempts import note_retry
 from ._models import ObjectInfo
 from .backend import Backend, ReadStream
 from .errors import UnavailableError
@@ -53,6 +54,28 @@ def resume_error(key: str, pos: int, size: int, backend: str) -> UnavailableErro
         key=key,
         backend=backend,
     )
+
+
+class Cursor(Protocol):
+    """What ``get_stream`` and ``open`` read from: a :class:`RangeCursor`, or one that
+    reports to an observed operation (``_watched.WatchedCursor``)."""
+
+    info: ObjectInfo
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def pos(self) -> int: ...
+
+    def read(self, n: int) -> bytes: ...
+
+    def seek(self, pos: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class RangeCursor(Span):
@@ -128,12 +151,13 @@ class RangeCursor(Span):
         self._resumes += 1
         if self._resumes > MAX_RESUMES:
             raise resume_error(self._key, self.pos, self.info.size, self._backend.name) from exc
+        note_retry()  # a resumed read is one more attempt of the operation
 
 
 class ChunkIterator(Iterator[bytes]):
     """``get_stream``'s result: chunks of at most ``chunk_size``; closes when exhausted."""
 
-    def __init__(self, cursor: RangeCursor, chunk_size: int):
+    def __init__(self, cursor: Cursor, chunk_size: int):
         self.info = cursor.info
         self._cursor = cursor
         self._chunk_size = chunk_size
@@ -144,6 +168,7 @@ class ChunkIterator(Iterator[bytes]):
     def __next__(self) -> bytes:
         chunk = self._cursor.read(self._chunk_size)
         if not chunk:
+            self.close()
             raise StopIteration
         return chunk
 
@@ -161,7 +186,7 @@ class ChunkIterator(Iterator[bytes]):
 
 
 class _RangeRaw(io.RawIOBase):
-    def __init__(self, cursor: RangeCursor):
+    def __init__(self, cursor: Cursor):
         self._cursor = cursor
 
     def readable(self) -> bool:
@@ -206,6 +231,6 @@ class ObjectReader(io.BufferedReader):
         info: The object's description (content type and metadata included).
     """
 
-    def __init__(self, cursor: RangeCursor, buffer_size: int = 1 << 16):
+    def __init__(self, cursor: Cursor, buffer_size: int = 1 << 16):
         super().__init__(_RangeRaw(cursor), buffer_size)
         self.info: ObjectInfo = cursor.info

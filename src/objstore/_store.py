@@ -10,21 +10,29 @@ types, maps stray exceptions to the error tree, and provides every convenience
 (``_prepare_*``, no I/O) and one synchronous routine per operation
 (``_sync_*``: the backend call and its error mapping). ``Store`` calls the
 routines directly; ``AsyncStore`` runs the same routines in its worker pool.
+
+Every public method asks the store's :class:`~objstore._operation.Watch` for an
+operation first: ``None`` (nothing observes the store) runs the call bare;
+otherwise the call runs inside the operation, which reports an
+:class:`~objstore.Event` when it finishes (SPEC §9).
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, NoReturn
 
 from . import _checks, _signed_urls
 from ._defaults import PRESIGN_EXPIRES
+from ._events import EventCallback
 from ._keys import check_delimiter, check_key, check_prefix, prefix_can_match
 from ._models import Capabilities, CommonPrefix, ObjectInfo
+from ._operation import Watch
 from ._payload import AsyncPayload, Payload, ProgressCallback, make_payload
 from ._reader import ChunkIterator, ObjectReader, RangeCursor
+from ._watched import WatchedCursor, watched_items
 from .backend import Backend, Overwrite, WriteMode
 from .errors import (
     NotFoundError,
@@ -63,6 +71,7 @@ class StoreBase:
         self._backend = backend
         self._name = backend.name
         self._closed = False
+        self._watch = Watch(backend)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -86,6 +95,23 @@ class StoreBase:
                 return layer.state
             layer = getattr(layer, "inner", None)
         return None
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event)`` after every operation of this store (SPEC §9).
+
+        ``event`` is an :class:`~objstore.Event`. Callbacks run in the thread that
+        finished the operation (on the event loop for an ``AsyncStore``), in the
+        order they subscribed; keep them quick. A callback that raises is logged
+        on logger ``objstore`` and never breaks the operation. Changes of the
+        circuit breaker's state arrive as events too (``op="circuit"``).
+
+        Returns:
+            A function that removes this subscription (harmless to call twice).
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
+        return self._watch.subscribe(callback)
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -134,14 +160,15 @@ class StoreBase:
 
     def _prepare_list(
         self, prefix: str, delimiter: str | None, start_after: str | None
-    ) -> ListArgs | None:
-        """Check listing arguments; ``None`` when no key can match at all."""
+    ) -> tuple[str, ListArgs | None]:
+        """Check listing arguments: the prefix, and the backend's arguments (``None`` when
+        no key can match at all)."""
         self._check_open()
         prefix = check_prefix(prefix)
         delimiter = check_delimiter(delimiter)
         if start_after is not None:
             start_after = check_prefix(start_after, "start_after")
-        return (prefix, delimiter, start_after) if prefix_can_match(prefix) else None
+        return prefix, ((prefix, delimiter, start_after) if prefix_can_match(prefix) else None)
 
     def _prepare_keys(self, keys: Iterable[str]) -> builtins.list[str]:
         self._check_open()
@@ -312,7 +339,11 @@ class Store(StoreBase):
                 race-free conditional writes.
         """
         args = self._prepare_put(key, content_type, metadata, if_match, if_none_match)
-        return self._sync_put(args, make_payload(data, progress))
+        op = self._watch.start("put", args[0])
+        if op is None:
+            return self._sync_put(args, make_payload(data, progress))
+        with op:
+            return self._sync_put(args, make_payload(data, op.track(progress)))
 
     def get(self, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
         """Return the object's bytes, or the range ``[offset, offset + length)``.
@@ -320,7 +351,12 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        return self._sync_get(*self._prepare_read(key, offset, length))
+        read = self._prepare_read(key, offset, length)
+        op = self._watch.start("get", read[0])
+        if op is None:
+            return self._sync_get(*read)
+        with op:
+            return op.moved(self._sync_get(*read))
 
     def get_stream(
         self, key: str, *, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20
@@ -335,8 +371,13 @@ class Store(StoreBase):
             NotFoundError: the key does not exist.
         """
         chunk_size = _checks.check_chunk_size(chunk_size)
-        cursor = self._open_cursor(*self._prepare_read(key, offset, length))
-        return ChunkIterator(cursor, chunk_size)
+        read = self._prepare_read(key, offset, length)
+        op = self._watch.start("get_stream", read[0], stream=True)
+        if op is None:
+            return ChunkIterator(self._open_cursor(*read), chunk_size)
+        with op:
+            cursor = self._open_cursor(*read)
+        return ChunkIterator(WatchedCursor(cursor, op), chunk_size)
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> ObjectReader:
         """Open the object (or a range of it) as a read-only, seekable binary file with ``.info``.
@@ -344,7 +385,13 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        return ObjectReader(self._open_cursor(*self._prepare_read(key, offset, length)))
+        read = self._prepare_read(key, offset, length)
+        op = self._watch.start("open", read[0], stream=True)
+        if op is None:
+            return ObjectReader(self._open_cursor(*read))
+        with op:
+            cursor = self._open_cursor(*read)
+        return ObjectReader(WatchedCursor(cursor, op))
 
     def stat(self, key: str) -> ObjectInfo:
         """Describe the object, content type and metadata included.
@@ -352,22 +399,43 @@ class Store(StoreBase):
         Raises:
             NotFoundError: the key does not exist.
         """
-        return self._sync_stat(self._prepare_key(key))
+        key = self._prepare_key(key)
+        op = self._watch.start("stat", key)
+        if op is None:
+            return self._sync_stat(key)
+        with op:
+            return self._sync_stat(key)
 
     def exists(self, key: str) -> bool:
         """Tell whether an object has this key."""
-        return self._sync_exists(self._prepare_key(key))
+        key = self._prepare_key(key)
+        op = self._watch.start("exists", key)
+        if op is None:
+            return self._sync_exists(key)
+        with op:
+            return self._sync_exists(key)
 
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
-        self._sync_delete(self._prepare_key(key))
+        key = self._prepare_key(key)
+        op = self._watch.start("delete", key)
+        if op is None:
+            return self._sync_delete(key)
+        with op:
+            return self._sync_delete(key)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove several objects, with the backend's batch call where it has one.
 
         Every key is checked before anything is deleted; missing keys are fine.
         """
-        self._sync_delete_many(self._prepare_keys(keys))
+        checked = self._prepare_keys(keys)
+        op = self._watch.start("delete_many", None)
+        if op is None:
+            return self._sync_delete_many(checked)
+        with op:
+            op.detail["keys"] = len(checked)
+            return self._sync_delete_many(checked)
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, start_after: str | None = None
@@ -379,10 +447,9 @@ class Store(StoreBase):
         ``start_after`` skips every key up to and including it. Pagination is
         internal; memory stays bounded.
         """
-        args = self._prepare_list(prefix, delimiter, start_after)
-        if args is None:
-            return iter(())
-        return self._sync_list(*args)
+        prefix, args = self._prepare_list(prefix, delimiter, start_after)
+        items = iter(()) if args is None else self._sync_list(*args)
+        return watched_items(self._watch, prefix, items) if self._watch.observed() else items
 
     def copy(self, src_key: str, dst_key: str, *, if_none_match: str | None = None) -> ObjectInfo:
         """Copy an object with its content type and metadata; server-side where possible.
@@ -391,7 +458,15 @@ class Store(StoreBase):
             NotFoundError: the source does not exist.
             PreconditionFailedError: ``if_none_match="*"`` and the target exists.
         """
-        return self._sync_copy(*self._prepare_copy(src_key, dst_key, if_none_match))
+        args = self._prepare_copy(src_key, dst_key, if_none_match)
+        op = self._watch.start("copy", args[1])
+        if op is None:
+            return self._sync_copy(*args)
+        with op:
+            op.detail["source_key"] = args[0]
+            info = self._sync_copy(*args)
+            op.bytes = info.size
+            return info
 
     def presign(
         self,
@@ -408,12 +483,17 @@ class Store(StoreBase):
                 what configuration is missing.
         """
         key, verb, seconds = self._prepare_presign(key, method, expires, content_type)
-        return self._sync_presign(key, verb, seconds, content_type)
+        op = self._watch.start("presign", key)
+        if op is None:
+            return self._sync_presign(key, verb, seconds, content_type)
+        with op:
+            return self._sync_presign(key, verb, seconds, content_type)
 
     def close(self) -> None:
         """Release the backend's resources; later calls raise ``StoreClosedError``."""
         if not self._closed:
             self._closed = True
+            self._watch.close()
             self._backend.close()
 
     def __enter__(self) -> Store:

@@ -16,6 +16,10 @@ the public ``Store`` API. For every method, a backend:
   cannot be reached or is overloaded (the circuit breaker counts it), and
   :class:`~objstore.errors.InsufficientStorageError` when it is full.
 
+A backend that retries failed requests itself calls :func:`note_retry` before
+each retry, so the store's events report the attempts an operation took; one
+that never retries sets ``reports_retries = False``.
+
 A backend may also implement :class:`AsyncBackend`, the native asyncio twins of
 its I/O methods; ``AsyncStore`` then runs on the event loop without threads.
 
@@ -29,6 +33,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias, runtime_checkable
 
+from ._attempts import note_retry
 from ._models import Capabilities, CommonPrefix, ObjectInfo
 from ._payload import AsyncPayload, Payload
 from .errors import PreconditionFailedError, UnsupportedOperationError
@@ -51,6 +56,7 @@ __all__ = [
     "Update",
     "WriteMode",
     "check_write",
+    "note_retry",
 ]
 
 
@@ -359,6 +365,10 @@ class BackendBase:
     capabilities: Capabilities = Capabilities()
     blocking: bool = True
     native_async: bool = False
+    #: Whether the backend may retry and report it with :func:`note_retry`. A backend
+    #: that never retries says ``False``: the store then skips the retry tally on
+    #: calls that nothing observes.
+    reports_retries: bool = True
 
     def copy(self, src_key: str, dst_key: str, *, mode: WriteMode) -> ObjectInfo:
         raise UnsupportedOperationError(

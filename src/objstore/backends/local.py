@@ -143,6 +143,7 @@ class FileBackend(BackendBase):
     """
 
     name = "file"
+    reports_retries = False  # nothing to retry: the store need not tally attempts
     capabilities = Capabilities(conditional_put=True, server_side_copy=True, nested_keys=False)
 
     def __init__(

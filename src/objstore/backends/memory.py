@@ -67,6 +67,7 @@ class MemoryBackend(BackendBase):
     """
 
     name = "memory"
+    reports_retries = False  # nothing to retry: the store need not tally attempts
     blocking = False
     native_async = True
     capabilities = Capabilities(conditional_put=True, server_side_copy=True, batch_delete=True)

@@ -50,6 +50,11 @@ class Layer:
         """Whether the inner backend has native async methods."""
         return bool(getattr(self.inner, "native_async", False))
 
+    @property
+    def reports_retries(self) -> bool:
+        """Whether the inner backend may retry (and report it with ``note_retry``)."""
+        return bool(getattr(self.inner, "reports_retries", True))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
 

@@ -12,7 +12,9 @@ own data source failing, a cancelled upload, the caller abandoning a listing, an
 inner breaker that is itself open. Those neither trip the circuit nor hold it.
 ``presign`` does no I/O and never passes through the breaker.
 
-Every change of state is logged at WARNING on logger ``objstore``.
+Every change of state is logged at WARNING on logger ``objstore``, and told to
+the listeners (:meth:`CircuitBreakerLayer.listen`): a store turns it into an
+event for its subscribers.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ logger = logging.getLogger("objstore")
 
 T = TypeVar("T")
 State = Literal["closed", "open", "half_open"]
+#: ``(new_state, seconds_in_the_previous_state)``
+Listener = Callable[[State, float], object]
+Change = tuple[State, float] | None
 
 
 class _Verdict:
@@ -70,6 +75,8 @@ class CircuitBreakerLayer(Layer):
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_running = False
+        self._since = clock()
+        self._listeners: tuple[Listener, ...] = ()
 
     def __repr__(self) -> str:
         return f"CircuitBreakerLayer({self.inner!r}, state={self.state!r})"
@@ -82,22 +89,51 @@ class CircuitBreakerLayer(Layer):
                 return "closed"
             return "half_open" if self._trial_running or self._due() else "open"
 
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(state, seconds)`` after each change of state, with the new state
+        and the seconds spent in the previous one; return the function that stops it."""
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+        def stop() -> None:
+            with self._lock:
+                self._listeners = tuple(f for f in self._listeners if f is not listener)
+
+        return stop
+
     # -- the bookkeeping -------------------------------------------------------------------
+
+    def _shift(self, state: State) -> Change:
+        """Note a change of state (under the lock); return what to tell the listeners."""
+        now = self._clock()
+        seconds, self._since = now - self._since, now
+        return state, seconds
+
+    def _announce(self, change: Change) -> None:
+        """Tell the listeners, outside the lock: they may take their time."""
+        if change is not None:
+            for listener in self._listeners:
+                listener(*change)
 
     def _admit(self, key: str | None) -> bool:
         """Let the call through (returning whether it is the trial) or fail fast."""
         if self._opened_at is None:
             return False  # closed, the normal case: no lock, no bookkeeping
+        change: Change = None
         with self._lock:
             if self._opened_at is None:
                 return False
-            if self._due() and not self._trial_running:
+            trial = self._due() and not self._trial_running
+            if trial:
                 self._trial_running = True
                 logger.warning(
                     "objstore: %s circuit half_open: letting one trial call through", self.name
                 )
-                return True
+                change = self._shift("half_open")
             wait = max(0.0, self._opened_at + self.reset_timeout - self._clock())
+        if trial:
+            self._announce(change)
+            return True
         reason = "a trial call is running" if self._trial_running else f"for another {wait:.0f}s"
         raise CircuitOpenError(
             f"the {self.name} backend failed {self.fail_max} times in a row; failing fast "
@@ -120,20 +156,23 @@ class CircuitBreakerLayer(Layer):
     def _record(self, verdict: str, trial: bool) -> None:
         if verdict == _Verdict.ANSWER and not trial and not self._failures:
             return  # closed and healthy: nothing to write down
+        change: Change = None
         with self._lock:
             if trial:
                 self._trial_running = False
             if verdict == _Verdict.ANSWER:
                 if self._opened_at is not None:
                     logger.warning("objstore: %s circuit closed: the backend answers", self.name)
+                    change = self._shift("closed")
                 self._failures, self._opened_at = 0, None
             elif verdict == _Verdict.OUTAGE:
                 self._failures += 1
                 if trial or (self._opened_at is None and self._failures >= self.fail_max):
-                    self._open()
+                    change = self._open()
             # a trial that told nothing frees its slot: the next call is the trial
+        self._announce(change)
 
-    def _open(self) -> None:
+    def _open(self) -> Change:
         logger.warning(
             "objstore: %s circuit open after %d consecutive outages; failing fast for %.0fs",
             self.name,
@@ -141,6 +180,7 @@ class CircuitBreakerLayer(Layer):
             self.reset_timeout,
         )
         self._opened_at = self._clock()
+        return self._shift("open")
 
     def _due(self) -> bool:
         return self._opened_at is not None and self._clock() >= self._opened_at + self.reset_timeout

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ..._attempts import note_retry
 from ...errors import ConfigError
 from . import _ops as ops
 from ._credentials import NoCredentialsError, botocore_session
@@ -60,7 +61,19 @@ def make_client(options: S3Options) -> S3Client:
         ) from exc
     if options.preset.content_md5:
         client.meta.events.register("before-sign.s3.DeleteObjects", add_content_md5)
+    client.meta.events.register("request-created.s3", report_retry)
     return client
+
+
+def report_retry(request: Any, **_: Any) -> None:
+    """Count botocore's retries in the operation's ``attempts`` (``note_retry``).
+
+    botocore builds a new request for every attempt and numbers it in the
+    request's context; attempt 2 and later are retries.
+    """
+    retries = getattr(request, "context", {}).get("retries", {})
+    if retries.get("attempt", 1) > 1:
+        note_retry()
 
 
 def client_config(options: S3Options) -> dict[str, Any]:
@@ -181,6 +194,7 @@ class Boto3Wire:
                 raise error  # outside the handler: botocore's exception is not chained
             time.sleep(delay)
             attempt += 1
+            note_retry()
 
     def presign(self, key: str, method: str, expires: int, headers: dict[str, str]) -> str:
         """boto3's ``generate_presigned_url``; the client must send ``headers``."""

@@ -13,6 +13,7 @@ WARNING on logger ``objstore`` and the error name the upload that lingers.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import zlib
 from collections import deque
@@ -139,7 +140,8 @@ def upload_parts(
                 data = reader.read(size)
                 if not data and number > 1:
                     break
-                pending.add(pool.submit(call, make(number, data)))
+                # each part in a copy of the caller's context: its retries are the operation's
+                pending.add(pool.submit(contextvars.copy_context().run, call, make(number, data)))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     results.extend(future.result() for future in done)

@@ -14,6 +14,7 @@ A :class:`Batch` asks the runner to make several independent calls at once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -123,7 +124,9 @@ def _batch(batch: Batch, call: Callable[[Any], Any]) -> list[Any]:
     if len(batch.calls) == 1:
         return [call(batch.calls[0])]
     with ThreadPoolExecutor(batch.limit, thread_name_prefix="objstore-s3") as pool:
-        return list(pool.map(call, batch.calls))
+        # each call in a copy of the caller's context: its retries are the operation's
+        futures = [pool.submit(contextvars.copy_context().run, call, op) for op in batch.calls]
+        return [future.result() for future in futures]
 
 
 async def _abatch(batch: Batch, call: Callable[[Any], Awaitable[Any]]) -> list[Any]:

@@ -14,6 +14,7 @@ raises ``PreconditionFailedError``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -65,7 +66,9 @@ class ParallelStream:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._limit, thread_name_prefix="objstore-s3-get")
             start, end = self._todo.popleft()
-            self._inflight.append(self._pool.submit(self._fetch, start, end))
+            # in a copy of the reader's context: the operation's retry tally and span
+            work = contextvars.copy_context().run
+            self._inflight.append(self._pool.submit(work, self._fetch, start, end))
 
     def _result(self, future: Future[list[bytes]]) -> list[bytes]:
         try:
