@@ -2,10 +2,9 @@
 
 ``tests/faultproxy.py`` sits between the backend and moto and answers chosen
 requests with ``503 SlowDown`` itself, so the transport retries them for real.
-The boto3 transport reports those retries (``attempts``); the native transport's
-attempt loops are connected to the instrumentation separately (the CLIENT spans
-of docs/observability.md, "For maintainers"), so the retry tests here use boto3,
-and the operation spans are checked on both transports.
+Both transports report those retries (``attempts``): the native one from its
+attempt loop, boto3 through a botocore hook. The native transport also makes a
+CLIENT span per HTTP request, a child of the operation's span.
 """
 
 from __future__ import annotations
@@ -61,11 +60,13 @@ def configuration(
     }
 
 
-@pytest.fixture
-def config(moto_http: S3Server, proxy: FaultProxy) -> Iterator[dict[str, Any]]:
-    """The boto3 transport through the proxy."""
+@pytest.fixture(params=["native", "boto3"])
+def config(
+    moto_http: S3Server, proxy: FaultProxy, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
+    """Each transport through the proxy."""
     with moto_http.bucket() as bucket:
-        yield configuration(moto_http, bucket, proxy, "boto3")
+        yield configuration(moto_http, bucket, proxy, request.param)
 
 
 def fired(proxy: FaultProxy, method: str) -> int:
@@ -121,6 +122,18 @@ def test_a_retried_503_counts_two_attempts(
     span = telemetry.span("objstore.get")
     assert attributes(span)["objstore.attempts"] == 2
     assert span.status.status_code == StatusCode.UNSET
+    if config["s3"]["transport"] == "native":  # a CLIENT span per attempt, child of the get
+        first, retry = [s for s in telemetry.spans("S3.GetObject")]
+        assert first.kind == trace.SpanKind.CLIENT and retry.kind == trace.SpanKind.CLIENT
+        for client in (first, retry):
+            assert client.parent is not None and client.parent.span_id == span.context.span_id
+            assert attributes(client)["rpc.system"] == "aws-api"
+            assert attributes(client)["aws.s3.bucket"] == config["s3"]["bucket"]
+            assert attributes(client)["aws.s3.key"] == "k"
+        assert attributes(first)["http.response.status_code"] == 503
+        assert first.status.status_code == StatusCode.ERROR
+        assert attributes(retry)["http.response.status_code"] in (200, 206)
+        assert attributes(retry)["http.request.resend_count"] == 1
 
 
 def test_retries_that_finally_fail_are_a_warning(

@@ -23,10 +23,9 @@ from ...errors import ConfigError
 from ._endpoint import Endpoint, Prepared, failure
 from ._errors import TransportError, WireError
 from ._http import proxy_url
-from ._native import maybe_applied
-from ._ops import Body, Op, Pieces, Reply
+from ._ops import Body, Op, Pieces, Reply, Request
 from ._presets import S3Options
-from ._retry import backoff, redirected_region
+from ._retry import Attempts, span
 
 T = TypeVar("T")
 
@@ -72,46 +71,37 @@ class AsyncNativeWire:
             WireError: the last attempt failed; ``attempts`` and ``uncertain`` say how.
         """
         request = op.request()
-        uncertain = redirected = False
-        attempt = 0
+        attempts = Attempts(self._options.max_attempts, self.endpoint)
         while True:
-            attempt += 1
+            attempt = attempts.begin()
             try:
                 # Only as many requests as there are connections get signed and built at
                 # once: hundreds of tasks doing that in one turn of the loop would delay
                 # every other task on it.
                 async with self._slots():
-                    reply = await self._attempt(request, op.streamed)
+                    reply = await self._attempt(request, op, attempt)
                 return op.answer(reply)
             except WireError as exc:
-                error = exc
-            error.attempts, error.uncertain = attempt, uncertain
-            region = redirected_region(error, self.endpoint.region)
-            if region is not None and not redirected:
-                redirected = True
-                self.endpoint.move_to(region)
-                continue
-            delay = backoff(error, attempt, self._options.max_attempts)
-            if delay is None:
-                raise error
-            uncertain = uncertain or maybe_applied(error)
-            await asyncio.sleep(delay)
+                failed = exc
+            await asyncio.sleep(attempts.after(failed))
 
-    async def _attempt(self, request: Any, streamed: bool) -> Reply:
+    async def _attempt(self, request: Request, op: Op[T], attempt: int) -> Reply:
         prepared = self.endpoint.prepare(request)
-        answer = await self._send(prepared)
-        headers = {k.lower(): v for k, v in answer.headers.items()}
-        if streamed and answer.status < 300:
-            return Reply(answer.status, headers, stream=AsyncBody(answer))
-        try:
-            body = await answer.read()
-        except (self._aiohttp.ClientError, TimeoutError, OSError) as exc:
-            answer.close()
-            raise _failure(exc) from None
-        finally:
-            answer.release()
-        if answer.status >= 300:
-            raise failure(answer.status, headers, body, self.secrets())
+        with span(self.endpoint, request, prepared, op.name, attempt) as client:
+            answer = await self._send(prepared)
+            client.answered(answer.status)
+            headers = {k.lower(): v for k, v in answer.headers.items()}
+            if op.streamed and answer.status < 300:
+                return Reply(answer.status, headers, stream=AsyncBody(answer))
+            try:
+                body = await answer.read()
+            except (self._aiohttp.ClientError, TimeoutError, OSError) as exc:
+                answer.close()
+                raise _failure(exc) from None
+            finally:
+                answer.release()
+            if answer.status >= 300:
+                raise failure(answer.status, headers, body, self.secrets())
         return Reply(answer.status, headers, body)
 
     async def _send(self, prepared: Prepared) -> Any:

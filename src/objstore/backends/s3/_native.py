@@ -9,24 +9,17 @@ async twin is :meth:`._aio.AsyncNativeWire.call`.
 from __future__ import annotations
 
 import time
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ._credentials import Credentials
 from ._endpoint import Endpoint, failure
-from ._errors import S3AnswerError, TransportError, WireError
+from ._errors import WireError
 from ._http import Pool, tls_context
-from ._ops import Op, Reply
+from ._ops import Op, Reply, Request
 from ._presets import S3Options
-from ._retry import backoff, redirected_region
+from ._retry import Attempts, span
 
 T = TypeVar("T")
-
-
-def maybe_applied(failure: WireError) -> bool:
-    """Whether the service may have applied a request that failed this way."""
-    if isinstance(failure, TransportError):
-        return not failure.tls and "refused" not in str(failure)
-    return isinstance(failure, S3AnswerError) and failure.status >= 500
 
 
 class NativeWire:
@@ -48,32 +41,23 @@ class NativeWire:
             WireError: the last attempt failed; ``attempts`` and ``uncertain`` say how.
         """
         request = op.request()
-        uncertain = redirected = False
-        attempt = 0
+        attempts = Attempts(self._options.max_attempts, self.endpoint)
         while True:
-            attempt += 1
+            attempt = attempts.begin()
             try:
-                return op.answer(self._attempt(request, op.streamed))
+                return op.answer(self._attempt(request, op, attempt))
             except WireError as exc:
-                error = exc
-            error.attempts, error.uncertain = attempt, uncertain
-            region = redirected_region(error, self.endpoint.region)
-            if region is not None and not redirected:
-                redirected = True
-                self.endpoint.move_to(region)
-                continue
-            delay = backoff(error, attempt, self._options.max_attempts)
-            if delay is None:
-                raise error
-            uncertain = uncertain or maybe_applied(error)
-            time.sleep(delay)
+                failed = exc
+            time.sleep(attempts.after(failed))
 
-    def _attempt(self, request: Any, streamed: bool) -> Reply:
+    def _attempt(self, request: Request, op: Op[T], attempt: int) -> Reply:
         prepared = self.endpoint.prepare(request)
-        status, headers, body = self._pool(prepared.host).exchange(prepared, streamed)
-        if status >= 300:
-            raise failure(status, headers, body, self.secrets())
-        if streamed:
+        with span(self.endpoint, request, prepared, op.name, attempt) as client:
+            status, headers, body = self._pool(prepared.host).exchange(prepared, op.streamed)
+            client.answered(status)
+            if status >= 300:
+                raise failure(status, headers, body, self.secrets())
+        if op.streamed:
             return Reply(status, headers, stream=body)
         return Reply(status, headers, body)
 
