@@ -82,9 +82,7 @@ class Workers:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        self.max_workers, thread_name_prefix="objstore"
-                    )
+                    self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="objstore")
         return self._pool
 
 
@@ -469,9 +467,9 @@ async def async_chunks(data: Any) -> AsyncIterator[bytes]:
         yield as_bytes(chunk)
 
 
-async def pulled(chunks: Iterator[bytes | memoryview], run: Callable[..., Awaitable[Any]]) -> (
-    AsyncIterator[bytes | memoryview]
-):
+async def pulled(
+    chunks: Iterator[bytes | memoryview], run: Callable[..., Awaitable[Any]]
+) -> AsyncIterator[bytes | memoryview]:
     """A synchronous source (a file, a generator) read chunk by chunk in the pool."""
     end = object()
     while (chunk := await run(next, chunks, end)) is not end:
