@@ -44,9 +44,20 @@ class TestStore(ConformanceSuite):
 """
 
 
+NO_SHRINKING = """
+from hypothesis import Phase, settings
+
+# Finding the breakage is what is checked here; shrinking it to the smallest example
+# (what a backend author wants) would take the state machine tens of seconds.
+settings.register_profile("meta", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.load_profile("meta")
+"""
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_kit_reports_a_broken_store(pytester: pytest.Pytester, name: str) -> None:
     pytester.syspathinsert(Path(__file__).parent)
+    pytester.makeconftest(NO_SHRINKING)
     pytester.makepyfile(test_broken=SUITE.format(factory=f"BROKEN[{name!r}]"))
     # A fixed seed keeps this meta-test deterministic; the kit itself runs unseeded.
     result = pytester.runpytest_inprocess("-q", "-rf", "-p", "no:cacheprovider",
