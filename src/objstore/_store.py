@@ -7,9 +7,10 @@ types, maps stray exceptions to the error tree, and provides every convenience
 ``delete_many`` where the backend has no native call).
 
 ``StoreBase`` holds everything ``Store`` and ``AsyncStore`` share: the checks
-(``_prepare_*``, no I/O) and one synchronous routine per operation
-(``_sync_*``: the backend call and its error mapping). ``Store`` calls the
-routines directly; ``AsyncStore`` runs the same routines in its worker pool.
+(``_prepare_*``, no I/O), the error mapping, and one synchronous routine per
+operation (``_sync_*``: the backend call). ``Store`` calls the routines directly;
+``AsyncStore`` runs them in its worker pool for a blocking backend, and has an
+awaited twin of each for a native async one.
 
 Every public method asks the store's :class:`~objstore._operation.Watch` for an
 operation first: ``None`` (nothing observes the store) runs the call bare;
