@@ -269,3 +269,29 @@ def test_holding_more_streams_than_connections_never_blocks(moto_http: S3Server)
             await backend.aclose()
 
         asyncio.run(main())
+
+
+def test_host_names_are_resolved_without_the_loops_default_executor(
+    moto_http: S3Server,
+) -> None:
+    """aiohttp's resolver would call the loop's getaddrinfo, in its default executor,
+    which objstore never uses: lookups go to threads of the transport's own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Refusing(ThreadPoolExecutor):
+        def submit(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            raise AssertionError("the loop's default executor was used")
+
+    endpoint = moto_http.endpoint_url.replace("127.0.0.1", "localhost")
+    with moto_http.bucket() as bucket:
+        backend = moto_http.backend(bucket, endpoint_url=endpoint)
+
+        async def main() -> None:
+            asyncio.get_running_loop().set_default_executor(Refusing())
+            store = objstore.AsyncStore(backend)
+            await store.put("named", b"looked up")
+            assert await store.get("named") == b"looked up"
+            assert any(t.name.startswith("objstore-dns") for t in threading.enumerate())
+            await store.aclose()
+
+        asyncio.run(main())

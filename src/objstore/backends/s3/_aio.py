@@ -14,10 +14,13 @@ through (the twin of :meth:`._native.NativeWire.call`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar, cast
 
 from ...errors import ConfigError
 from ._endpoint import Endpoint, Prepared, failure
@@ -144,7 +147,9 @@ class AsyncNativeWire:
             # No cap on connections (a caller holding many open streams must never
             # wait for one): the semaphore bounds the requests in flight instead.
             connector = aiohttp.TCPConnector(
-                limit=0, ssl=self._tls if self._tls is not None else False
+                limit=0,
+                ssl=self._tls if self._tls is not None else False,
+                resolver=aiohttp.ThreadedResolver(loop=cast(Any, self._lookups)),
             )
             timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=options.connect_timeout, sock_read=options.read_timeout
@@ -156,8 +161,13 @@ class AsyncNativeWire:
             self._loop, self._pid = loop, os.getpid()
         return self._session
 
+    @functools.cached_property
+    def _lookups(self) -> _Lookups:
+        return _Lookups()
+
     def abandon(self) -> None:
         """Drop the session without awaiting anything (its loop may be gone)."""
+        self._drop_lookups()  # a forked child has none of their threads
         session, self._session = self._session, None
         if session is None:
             return
@@ -166,7 +176,13 @@ class AsyncNativeWire:
         if connector is not None:
             connector._close()  # no awaiting: the loop may be closed or another one
 
+    def _drop_lookups(self) -> None:
+        lookups = self.__dict__.pop("_lookups", None)
+        if lookups is not None:
+            lookups.close()
+
     async def aclose(self) -> None:
+        self._drop_lookups()
         session, self._session = self._session, None
         if session is not None:
             if self._loop is asyncio.get_running_loop():
@@ -219,3 +235,32 @@ class AsyncBody:
 
     def close(self) -> None:
         self._answer.release()
+
+
+class _Lookups:
+    """Host name lookups for aiohttp's resolver, in threads of this transport's own.
+
+    aiohttp's default resolver calls the loop's ``getaddrinfo``, which runs in the
+    loop's default executor; objstore never uses that executor (SPEC §5). Given
+    to aiohttp's ``ThreadedResolver`` in place of the loop, this runs the same
+    calls in two threads owned here (aiohttp caches answers for 10 s, so lookups
+    are rare).
+    """
+
+    def __init__(self) -> None:
+        self._threads: ThreadPoolExecutor | None = None
+
+    async def getaddrinfo(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._run(functools.partial(socket.getaddrinfo, *args, **kwargs))
+
+    async def getnameinfo(self, *args: Any) -> Any:
+        return await self._run(functools.partial(socket.getnameinfo, *args))
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(2, thread_name_prefix="objstore-dns")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
+    def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
