@@ -232,8 +232,11 @@ def test_migration_to_s3_resumes_after_a_kill_and_sends_only_changes(
             present = copied()
             assert 200 <= present < 1001, "the kill came too late to test a resume"
 
+            # The server may still finish up to --jobs uploads whose bodies it had
+            # received before the kill, so a few objects can land after the count.
             resumed = synced("data", url, cwd=tmp_path)
-            assert (resumed.sent, resumed.skipped) == (1001 - present, present)
+            assert resumed.sent + resumed.skipped == 1001
+            assert present <= resumed.skipped <= present + 4, (present, resumed)
             listed = {
                 item.key: item.size for item in dst.list() if isinstance(item, objstore.ObjectInfo)
             }
