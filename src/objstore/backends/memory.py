@@ -25,25 +25,66 @@ from ..backend import BackendBase, WriteMode, check_write
 from ..errors import NotFoundError, PreconditionFailedError
 
 _PAGE = 1000
+_PIECE = 1 << 20
+
+
+class _Pieces:
+    """Gathers a payload into immutable pieces of ``_PIECE`` bytes.
+
+    An object is never one buffer grown to its full size: growing one reallocates and
+    copies it whole, and faults in fresh pages, tens of milliseconds for 64 MiB on an
+    event loop. Here no step copies more than the chunk at hand.
+    """
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self._pending = bytearray()
+
+    def add(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
+        while view:
+            if not self._pending and len(view) >= _PIECE:
+                self._pieces.append(bytes(view[:_PIECE]))
+                view = view[_PIECE:]
+                continue
+            room = _PIECE - len(self._pending)
+            self._pending += view[:room]
+            view = view[room:]
+            if len(self._pending) == _PIECE:
+                self._pieces.append(bytes(self._pending))
+                self._pending = bytearray()
+
+    def done(self) -> tuple[bytes, ...]:
+        if self._pending:
+            self._pieces.append(bytes(self._pending))
+        return tuple(self._pieces)
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    data: bytes | bytearray  # a bytearray only when this backend built it: never mutated
+    pieces: tuple[bytes, ...]  # every piece _PIECE bytes long but the last
     info: ObjectInfo
 
 
 class _BytesStream:
-    def __init__(self, data: bytes | bytearray, start: int, end: int, info: ObjectInfo):
+    def __init__(self, pieces: tuple[bytes, ...], start: int, end: int, info: ObjectInfo):
         self.info = info
-        self._view = memoryview(data)[start:end]
+        self._pieces = pieces
+        self._at = start
+        self._end = min(end, info.size)
 
     def read(self, n: int) -> bytes:
-        piece, self._view = self._view[:n], self._view[n:]
-        return bytes(piece)
+        parts = []
+        while n > 0 and self._at < self._end:
+            piece, lo = self._pieces[self._at // _PIECE], self._at % _PIECE
+            part = piece[lo : lo + min(n, self._end - self._at)]  # the piece itself if whole
+            parts.append(part)
+            self._at += len(part)
+            n -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
-        self._view = memoryview(b"")
+        self._at = self._end
 
 
 class _AsyncBytesStream:
@@ -91,11 +132,13 @@ class MemoryBackend(BackendBase):
         metadata: Mapping[str, str],
         mode: WriteMode,
     ) -> ObjectInfo:
-        data = b"".join(payload.chunks())
+        pieces = _Pieces()
+        for chunk in payload.chunks():
+            pieces.add(chunk)
         payload.seal()
         with self._lock:
             self._check_mode(key, mode)
-            return self._store(key, data, content_type, metadata)
+            return self._store(key, pieces.done(), content_type, metadata)
 
     def get(
         self, key: str, *, offset: int, length: int | None, if_match: str | None = None
@@ -103,8 +146,8 @@ class MemoryBackend(BackendBase):
         entry = self._entry(key)
         if if_match is not None and entry.info.etag != if_match:
             raise PreconditionFailedError(f"{key!r} changed", key=key, backend=self.name)
-        end = len(entry.data) if length is None else offset + length
-        return _BytesStream(entry.data, offset, end, entry.info)
+        end = entry.info.size if length is None else offset + length
+        return _BytesStream(entry.pieces, offset, end, entry.info)
 
     def stat(self, key: str) -> ObjectInfo:
         return self._entry(key).info
@@ -125,7 +168,7 @@ class MemoryBackend(BackendBase):
                 raise NotFoundError(f"no object {src_key!r}", key=src_key, backend=self.name)
             self._check_mode(dst_key, mode)
             info = source.info
-            return self._store(dst_key, source.data, info.content_type or "", info.metadata or {})
+            return self._store(dst_key, source.pieces, info.content_type or "", info.metadata or {})
 
     def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None
@@ -163,14 +206,14 @@ class MemoryBackend(BackendBase):
         metadata: Mapping[str, str],
         mode: WriteMode,
     ) -> ObjectInfo:
-        data = bytearray()  # owned here and never handed out: stored as it is, no final copy
+        pieces = _Pieces()
         async for chunk in payload.chunks():
-            data += chunk
+            pieces.add(chunk)
             await asyncio.sleep(0)
         payload.seal()
         with self._lock:
             self._check_mode(key, mode)
-            return self._store(key, data, content_type, metadata)
+            return self._store(key, pieces.done(), content_type, metadata)
 
     async def aget(
         self, key: str, *, offset: int, length: int | None, if_match: str | None = None
@@ -223,14 +266,14 @@ class MemoryBackend(BackendBase):
         check_write(key, mode, None if current is None else current.info.etag, self.name)
 
     def _store(
-        self, key: str, data: bytes | bytearray, content_type: str, metadata: Mapping[str, str]
+        self, key: str, pieces: tuple[bytes, ...], content_type: str, metadata: Mapping[str, str]
     ) -> ObjectInfo:
         # Every write is a new version, so a compare-and-swap can tell two writes of
         # equal content apart; no hashing, so big puts stay cheap on an event loop.
         self._version += 1
         info = ObjectInfo(
             key=key,
-            size=len(data),
+            size=sum(map(len, pieces)),
             etag=f"{self._token}-{self._version:x}",
             last_modified=datetime.now(UTC),
             content_type=content_type,
@@ -238,7 +281,7 @@ class MemoryBackend(BackendBase):
         )
         if key not in self._entries:
             bisect.insort(self._keys, key)
-        self._entries[key] = _Entry(data, info)
+        self._entries[key] = _Entry(pieces, info)
         return info
 
     def _remove(self, key: str) -> None:

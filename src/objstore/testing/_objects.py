@@ -393,6 +393,19 @@ class ReadTests:
         end = None if length is None else offset + length
         assert store.get("k", offset=offset, length=length) == content[offset:end]
 
+    def test_get_ranges_across_megabyte_boundaries(self, store: Store) -> None:
+        """Backends keep big objects in parts (pieces, blocks, multipart parts): a range
+        that straddles where one would end must still read straight through."""
+        mib = 1 << 20
+        content = pattern(2 * mib + 5, seed=3)
+        store.put("k", (content[i : i + 300_007] for i in range(0, len(content), 300_007)))
+        for offset, length in [(mib - 3, 10), (mib, 1), (2 * mib - 1, 6), (1, 2 * mib + 9)]:
+            got = store.get("k", offset=offset, length=length)
+            assert got == content[offset : offset + length], (offset, length)
+        streamed = list(store.get_stream("k", offset=mib - 1, chunk_size=700_001))
+        assert all(0 < len(c) <= 700_001 for c in streamed)
+        assert b"".join(streamed) == content[mib - 1 :]
+
     def test_get_range_on_empty_object(self, store: Store) -> None:
         store.put("k", b"")
         assert store.get("k", offset=0, length=10) == b""
