@@ -93,17 +93,28 @@ class S3Server:
         return name
 
     def remove_bucket(self, name: str) -> None:
-        """Empty the bucket (objects and unfinished uploads), then delete it."""
+        """Empty the bucket (objects and unfinished uploads), then delete it.
+
+        A request a test gave up on (a cancelled put whose body the server had
+        already received) may still land after the bucket was emptied: empty it again.
+        """
         client = self.client()
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-        for upload in self.pending_uploads(name):
-            client.abort_multipart_upload(
-                Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
-            )
-        client.delete_bucket(Bucket=name)
+        for attempt in range(50):
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            for upload in self.pending_uploads(name):
+                client.abort_multipart_upload(
+                    Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+            try:
+                client.delete_bucket(Bucket=name)
+                return
+            except client.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] != "BucketNotEmpty" or attempt == 49:
+                    raise
+            time.sleep(0.2)
 
     def pending_uploads(self, bucket: str) -> list[dict[str, Any]]:
         """The bucket's unfinished multipart uploads (ListMultipartUploads)."""
@@ -237,13 +248,39 @@ def serve_moto(cert: str | None = None, key: str | None = None) -> None:
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             return None  # one line per request only slows the server down
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = _conditional_writes_one_at_a_time(DomainDispatcherApplication(create_backend_app))
     tls = (cert, key) if cert and key else None
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=Handler, ssl_context=tls
     )
     print(f"objstore-test-moto listening on {server.server_port}", flush=True)
     server.serve_forever()
+
+
+def _conditional_writes_one_at_a_time(app: Any) -> Any:
+    """Make moto's conditional writes atomic, as S3's are.
+
+    moto checks ``If-Match``/``If-None-Match`` and then writes, with nothing to stop
+    another thread of the server in between: on a busy machine two concurrent
+    create-if-absent writers both won, and a compare-and-swap counter lost updates,
+    which is moto's race, not the client's. Conditional writes (and only they) here
+    run one at a time, so the kit's race tests test objstore.
+    """
+    lock = threading.Lock()
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
+        if environ["REQUEST_METHOD"] not in ("PUT", "POST", "DELETE") or not conditional:
+            return app(environ, start_response)
+        with lock:
+            response = app(environ, start_response)
+            try:
+                return list(response)
+            finally:
+                if hasattr(response, "close"):
+                    response.close()
+
+    return guarded
 
 
 def rclone_binary() -> str | None:
