@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from ._models import ObjectInfo
 from ._payload import DEFAULT_CHUNK, UploadCancelled, as_bytes
-from ._reader import RangeCursor
+from ._reader import CursorOver, RangeCursor
 
 T = TypeVar("T")
 
@@ -183,25 +183,13 @@ class AsyncCursor(Protocol):
         ...
 
 
-class PooledCursor:
+class PooledCursor(CursorOver):
     """A synchronous :class:`RangeCursor` whose reads run in the store's pool."""
 
     def __init__(self, cursor: RangeCursor, run: Callable[..., Awaitable[Any]]):
-        self.info = cursor.info
+        super().__init__(cursor)
         self._cursor = cursor
         self._run = run
-
-    @property
-    def start(self) -> int:
-        return self._cursor.start
-
-    @property
-    def end(self) -> int:
-        return self._cursor.end
-
-    @property
-    def pos(self) -> int:
-        return self._cursor.pos
 
     async def read(self, n: int) -> bytes:
         data: bytes = await self._run(self._cursor.read, n)

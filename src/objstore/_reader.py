@@ -78,6 +78,40 @@ class Cursor(Protocol):
     def close(self) -> None: ...
 
 
+class _Positioned(Protocol):
+    info: ObjectInfo
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def pos(self) -> int: ...
+
+
+class CursorOver:
+    """A cursor over another cursor: the same version, range and position; the
+    subclass says how a read gets through (observed, or in the store's pool)."""
+
+    def __init__(self, inner: _Positioned):
+        self.info = inner.info
+        self._inner = inner
+
+    @property
+    def start(self) -> int:
+        return self._inner.start
+
+    @property
+    def end(self) -> int:
+        return self._inner.end
+
+    @property
+    def pos(self) -> int:
+        return self._inner.pos
+
+
 class RangeCursor(Span):
     """The bytes ``[start, end)`` of one object version, read front to back or by seeking."""
 

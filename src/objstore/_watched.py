@@ -16,31 +16,19 @@ from typing import TypeVar
 
 from ._async_io import AsyncCursor
 from ._operation import Operation, Watch
-from ._reader import Cursor
+from ._reader import Cursor, CursorOver
 
 T = TypeVar("T")
 
 
-class WatchedCursor:
+class WatchedCursor(CursorOver):
     """A :class:`~objstore._reader.Cursor` whose reads count toward ``op``; closing it
     (the iterator or reader over it is closed) finishes ``op``."""
 
     def __init__(self, cursor: Cursor, op: Operation):
-        self.info = cursor.info
+        super().__init__(cursor)
         self._cursor = cursor
         self._op = op
-
-    @property
-    def start(self) -> int:
-        return self._cursor.start
-
-    @property
-    def end(self) -> int:
-        return self._cursor.end
-
-    @property
-    def pos(self) -> int:
-        return self._cursor.pos
 
     def read(self, n: int) -> bytes:
         with self._op as op:
@@ -58,25 +46,13 @@ class WatchedCursor:
             self._op.finish()
 
 
-class WatchedAsyncCursor:
+class WatchedAsyncCursor(CursorOver):
     """The asyncio twin of :class:`WatchedCursor` (an ``AsyncCursor``)."""
 
     def __init__(self, cursor: AsyncCursor, op: Operation):
-        self.info = cursor.info
+        super().__init__(cursor)
         self._cursor = cursor
         self._op = op
-
-    @property
-    def start(self) -> int:
-        return self._cursor.start
-
-    @property
-    def end(self) -> int:
-        return self._cursor.end
-
-    @property
-    def pos(self) -> int:
-        return self._cursor.pos
 
     async def read(self, n: int) -> bytes:
         with self._op as op:
