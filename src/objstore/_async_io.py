@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from ._models import ObjectInfo
 from ._payload import DEFAULT_CHUNK, UploadCancelled, as_bytes
-from ._reader import CursorOver, RangeCursor
+from ._reader import CursorOver, Positioned, RangeCursor
 
 T = TypeVar("T")
 
@@ -158,19 +158,8 @@ def in_thread(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
 # -- cursors ----------------------------------------------------------------------------------
 
 
-class AsyncCursor(Protocol):
+class AsyncCursor(Positioned, Protocol):
     """A range of one object version, read with awaits (see ``RangeCursor``)."""
-
-    info: ObjectInfo
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def pos(self) -> int: ...
 
     async def read(self, n: int) -> bytes: ...
 

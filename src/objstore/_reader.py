@@ -56,9 +56,8 @@ def resume_error(key: str, pos: int, size: int, backend: str) -> UnavailableErro
     )
 
 
-class Cursor(Protocol):
-    """What ``get_stream`` and ``open`` read from: a :class:`RangeCursor`, or one that
-    reports to an observed operation (``_watched.WatchedCursor``)."""
+class Positioned(Protocol):
+    """Where a cursor is: its object version, its range ``[start, end)``, its position."""
 
     info: ObjectInfo
 
@@ -70,6 +69,11 @@ class Cursor(Protocol):
 
     @property
     def pos(self) -> int: ...
+
+
+class Cursor(Positioned, Protocol):
+    """What ``get_stream`` and ``open`` read from: a :class:`RangeCursor`, or one that
+    reports to an observed operation (``_watched.WatchedCursor``)."""
 
     def read(self, n: int) -> bytes: ...
 
@@ -78,24 +82,11 @@ class Cursor(Protocol):
     def close(self) -> None: ...
 
 
-class _Positioned(Protocol):
-    info: ObjectInfo
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def pos(self) -> int: ...
-
-
 class CursorOver:
     """A cursor over another cursor: the same version, range and position; the
     subclass says how a read gets through (observed, or in the store's pool)."""
 
-    def __init__(self, inner: _Positioned):
+    def __init__(self, inner: Positioned):
         self.info = inner.info
         self._inner = inner
 
