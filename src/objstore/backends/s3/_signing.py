@@ -117,15 +117,8 @@ class Signer:
         headers["x-amz-content-sha256"] = payload_hash
         names = sorted(name for name in headers if name not in UNSIGNED_HEADERS)
         signed = ";".join(names)
-        canonical = "\n".join(
-            (
-                method,
-                path,
-                canonical_query(query),
-                "".join(f"{name}:{_trim(headers[name])}\n" for name in names),
-                signed,
-                payload_hash,
-            )
+        canonical = _canonical_request(
+            method, path, canonical_query(query), headers, names, signed, payload_hash
         )
         scope = self._scope(stamp)
         signature = self._signature(keys, stamp, scope, canonical)
@@ -157,15 +150,8 @@ class Signer:
             canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded + auth))
         else:
             canonical_query = canonical_auth
-        canonical = "\n".join(
-            (
-                method,
-                path,
-                canonical_query,
-                "".join(f"{name}:{_trim(headers[name])}\n" for name in names),
-                signed,
-                UNSIGNED_PAYLOAD,
-            )
+        canonical = _canonical_request(
+            method, path, canonical_query, headers, names, signed, UNSIGNED_PAYLOAD
         )
         signature = self._signature(keys, stamp, self._scope(stamp), canonical)
         operation = encode_query(query) + "&" if query else ""
@@ -224,6 +210,21 @@ def _encoded(value: str) -> str:
 
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.digest(key, message.encode("utf-8"), "sha256")
+
+
+def _canonical_request(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    names: list[str],
+    signed: str,
+    payload_hash: str,
+) -> str:
+    """SigV4's canonical request: ``query`` canonical already, ``names`` the sorted
+    headers to sign (``signed`` joined by ``;``)."""
+    lines = "".join(f"{name}:{_trim(headers[name])}\n" for name in names)
+    return "\n".join((method, path, query, lines, signed, payload_hash))
 
 
 def _trim(value: str) -> str:
