@@ -7,12 +7,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_run import entries, environment, run, s3_url, start, wait_for
+from wheels import build_wheel, pip_install
 
 SUMMARY = "check: {passed} passed, {failed} failed, {skipped} skipped on "
 
@@ -102,37 +102,10 @@ def test_check_passes_on_moto(moto_http: Any, tmp_path: Path) -> None:
 
 def build_plugin(directory: Path) -> Path:
     """Install a wheel whose entry point registers the ``sloppy`` backend; return its path."""
-    info = "objstore_sloppy-1.0.dist-info"
-    files = {
-        "objstore_sloppy.py": textwrap.dedent(BROKEN_BACKEND),
-        f"{info}/METADATA": "Metadata-Version: 2.1\nName: objstore-sloppy\nVersion: 1.0\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": "[objstore.backends]\nsloppy = objstore_sloppy:SPEC\n",
-    }
-    wheel = directory / "objstore_sloppy-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-        archive.writestr(
-            f"{info}/RECORD", "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
-        )
+    sources = {"objstore_sloppy.py": textwrap.dedent(BROKEN_BACKEND)}
+    wheel = build_wheel(directory, "objstore_sloppy", sources, {"sloppy": "objstore_sloppy:SPEC"})
     target = directory / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
+    pip_install(wheel, target)
     return target
 
 

@@ -11,53 +11,18 @@ import os
 import subprocess
 import sys
 import textwrap
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from wheels import build_wheel, pip_install
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sqlite_backend.py"
 
 
-def build_wheel(directory: Path, dist: str, module: str, names: Mapping[str, str]) -> Path:
-    """Write ``<dist>-1.0-py3-none-any.whl`` exposing ``names`` as objstore backends."""
-    info = f"{dist}-1.0.dist-info"
-    entry_points = "[objstore.backends]\n" + "".join(
-        f"{name} = {target}\n" for name, target in names.items()
-    )
-    files = {
-        f"{module}/__init__.py": EXAMPLE.read_text(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": entry_points,
-    }
-    record = "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n"
-    wheel = directory / f"{dist}-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-        archive.writestr(f"{info}/RECORD", record)
-    return wheel
-
-
-def pip_install(wheel: Path, target: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
+def sqlite_wheel(directory: Path, dist: str, backends: Mapping[str, str]) -> Path:
+    """A wheel whose module ``dist`` is the worked example backend on SQLite."""
+    return build_wheel(directory, dist, {f"{dist}/__init__.py": EXAMPLE.read_text()}, backends)
 
 
 def run(code: str, target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +44,7 @@ def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("plugin")
     target = root / "site"
     pip_install(
-        build_wheel(root, "objstore_sqlite", "objstore_sqlite", {"sqlite": "objstore_sqlite:SPEC"}),
+        sqlite_wheel(root, "objstore_sqlite", {"sqlite": "objstore_sqlite:SPEC"}),
         target,
     )
     return target
@@ -162,18 +127,11 @@ def test_unknown_backend_lists_the_plugin(plugin: Path, tmp_path: Path) -> None:
 def test_a_name_registered_twice_is_an_error(tmp_path: Path) -> None:
     target = tmp_path / "site"
     pip_install(
-        build_wheel(tmp_path, "first_plugin", "first_plugin", {"sqlite": "first_plugin:SPEC"}),
+        sqlite_wheel(tmp_path, "first_plugin", {"sqlite": "first_plugin:SPEC"}),
         target,
     )
-    pip_install(
-        build_wheel(
-            tmp_path,
-            "second_plugin",
-            "second_plugin",
-            {"sqlite": "second_plugin:SPEC", "file": "second_plugin:SPEC"},
-        ),
-        target,
-    )
+    both = {"sqlite": "second_plugin:SPEC", "file": "second_plugin:SPEC"}
+    pip_install(sqlite_wheel(tmp_path, "second_plugin", both), target)
     result = run(
         """
         import objstore
