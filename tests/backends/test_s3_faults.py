@@ -283,6 +283,21 @@ def test_https_proxy_and_no_proxy_are_honoured(
         assert len(proxy.seen) == 1
 
 
+def test_http_proxy_gets_absolute_urls(
+    moto_http: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = int(moto_http.endpoint_url.rsplit(":", 1)[1])
+    with FaultProxy(port) as proxy, moto_http.bucket() as bucket:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        with objstore.Store(moto_http.backend(bucket)) as store:
+            store.put("k", b"through the proxy")
+            assert store.get("k") == b"through the proxy"
+        assert [seen.method for seen in proxy.seen] == ["PUT", "GET"]
+        origin = f"http://127.0.0.1:{port}/{bucket}/k"
+        assert all(seen.path.startswith(origin) for seen in proxy.seen), proxy.seen
+
+
 def test_a_committed_upload_stays_a_success_when_the_etag_cannot_be_read_back(
     moto_http: S3Server, transport: str
 ) -> None:

@@ -143,18 +143,12 @@ class _Connection(http.client.HTTPConnection):
     response_class = _Response
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # over TLS: the connection made, then wrapped
         self.sock.settimeout(self.read_timeout)
 
 
-class _TlsConnection(http.client.HTTPSConnection):
-    read_timeout = 60.0
-    reused = False
-    response_class = _Response
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self.read_timeout)
+class _TlsConnection(_Connection, http.client.HTTPSConnection):
+    pass
 
 
 Connection = _Connection | _TlsConnection
@@ -183,6 +177,8 @@ class Pool:
         self._timeouts = (connect_timeout, read_timeout)
         self._tls = tls
         self._proxy = proxy_for(scheme, host)
+        # Over plain HTTP a proxy takes absolute URLs; over TLS it tunnels (CONNECT).
+        self._absolute_urls = self._proxy is not None and scheme == "http"
         self._reset()
 
     def _reset(self) -> None:
@@ -201,7 +197,7 @@ class Pool:
         connection = None
         try:
             connection = self._checkout()
-            answer = _send(connection, request, self._proxy is not None)
+            answer = _send(connection, request, self._absolute_urls)
             headers = dict(answer.headers)
             if streamed and answer.status < 300:
                 return answer.status, headers, Body(self, connection, answer)
@@ -258,10 +254,10 @@ class Pool:
             connection.close()
 
 
-def _send(connection: Connection, request: Prepared, proxied_http: bool) -> Any:
+def _send(connection: Connection, request: Prepared, absolute_url: bool) -> Any:
     target = request.target
-    if proxied_http and isinstance(connection, _Connection):
-        target = f"http://{request.host}{target}"  # a plain-HTTP proxy takes absolute URLs
+    if absolute_url:
+        target = f"http://{request.host}{target}"
     connection.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
     for name, value in request.headers.items():
         connection.putheader(name, value)
