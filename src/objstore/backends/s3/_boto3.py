@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from ..._attempts import note_retry
 from ...errors import ConfigError
 from . import _ops as ops
-from ._credentials import NoCredentialsError, botocore_session
+from ._credentials import NoCredentialsError, boto3_missing, botocore_session
 from ._errors import CONFLICT, S3AnswerError, TransportError, scrub
 from ._presets import S3Options
 from ._retry import backoff
@@ -110,10 +110,7 @@ def _import_boto3() -> tuple[Any, Any]:
         import boto3  # type: ignore[import-untyped]
         from botocore.config import Config  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise ConfigError(
-            "the s3 backend needs boto3, which is not installed: install objstore[s3]",
-            backend="s3",
-        ) from exc
+        raise boto3_missing() from exc
     return boto3, Config
 
 

@@ -69,16 +69,20 @@ class Credentials:
         return tuple(s for s in (keys.secret_key, keys.token) if s)
 
 
+def boto3_missing() -> ConfigError:
+    """The error when boto3 (and botocore with it) cannot be imported."""
+    return ConfigError(
+        "the s3 backend needs boto3, which is not installed: install objstore[s3]", backend="s3"
+    )
+
+
 def botocore_session(options: S3Options, explicit: bool = True) -> Any:
     """A botocore session (sharing the parsed models of earlier ones), carrying the keys
     or profile of ``options`` when ``explicit``."""
     try:
         from botocore.session import get_session  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise ConfigError(
-            "the s3 backend needs boto3, which is not installed: install objstore[s3]",
-            backend="s3",
-        ) from exc
+        raise boto3_missing() from exc
     session = get_session()
     session.register_component("data_loader", shared_loader())
     if not explicit:
